@@ -1,0 +1,168 @@
+"""Baseline policies: constant velocity, and a rule-based lane follower (IDM along the route).
+
+The lane follower is privileged in the sense of a perfect perception stack: it reads the positions of
+other road users, signals and stop lines from the world state, and plans a speed profile along the
+route's centreline with the Intelligent Driver Model. It is the reference every learned policy must beat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cordillera import constants as C
+from cordillera.geometry import speed_profile, to_frame, wrap_angle
+from cordillera.policies.base import Policy, register_policy
+from cordillera.world.roads.map import Control, SignalState
+from cordillera.world.traffic import conflict_pending, idm_acceleration, occupancy, route_offsets
+from cordillera.world.types import Observation, Plan, PrivilegedObservation
+
+__all__ = ["ConstantVelocity", "LaneFollower"]
+
+
+@register_policy
+class ConstantVelocity(Policy):
+    """Keeps the current speed and yaw rate for 6.4 s."""
+
+    name = "constant_velocity"
+
+    def plan(self, obs: Observation) -> Plan:
+        speeds = np.full(C.PLAN_STEPS, obs.speed)
+        curvature = obs.yaw_rate / obs.speed if obs.speed > 0.5 else 0.0
+        return Plan.from_speed_profile(speeds, curvature)
+
+
+@register_policy
+class LaneFollower(Policy):
+    """IDM speed control along the route centreline; stops for red lights, stop signs and obstacles."""
+
+    name = "lane_follower"
+    privileged = True
+
+    def __init__(self, time_headway_s: float = 1.5, min_gap_m: float = 3.0, max_accel: float = 1.5,
+                 comfort_decel: float = 2.5, stop_margin_m: float = 1.5, lateral_accel: float = 2.0,
+                 yield_horizon_m: float = 40.0) -> None:
+        self.headway = time_headway_s
+        self.min_gap = min_gap_m
+        self.max_accel = max_accel
+        self.comfort_decel = comfort_decel
+        self.stop_margin = stop_margin_m
+        self.lateral_accel = lateral_accel  # [m/s^2] comfortable lateral acceleration in curves
+        self.yield_horizon = yield_horizon_m  # [m] look for right-of-way conflicts this far ahead
+        self._cap_route, self._cap = None, np.zeros(0)
+        self._served: set[int] = set()
+
+    def reset(self, info: dict | None = None) -> None:
+        self._served = set()
+
+    def plan(self, obs: Observation) -> Plan:
+        if not isinstance(obs, PrivilegedObservation):
+            raise TypeError("lane_follower is privileged: give it a PrivilegedObservation")
+        state = obs.state
+        world = state.world
+        road, route = world.road, world.route
+        params = world.config.vehicle
+        ego = state.ego
+        s_ego = float(route.path.project(ego.pose[None, :2])[0][0])
+        d_ego = float(route.path.project(ego.pose[None, :2])[1][0])
+        s_front = s_ego + params.length_m - params.rear_overhang_m
+        offsets = route_offsets(road, route)
+        entries = self._entries(state)
+        gap, v_lead = self._obstacle(state, entries, offsets, s_front, d_ego)
+        stop = min(self._stop_distance(state, offsets, s_front, ego.v),
+                   self._yield_distance(state, entries, offsets, s_front),
+                   route.path.length - s_front + self.min_gap)  # stop at the route's end, never drive off it
+        if stop < gap:
+            gap, v_lead = stop, 0.0
+        caps = self._caps(route)
+        lane_limits = np.array([road.lanes[k].speed_limit for k in route.lanes])
+        # integrate the IDM forward to a speed profile (the leader is assumed to keep its speed)
+        v, s = ego.v, 0.0
+        travelled = np.empty(C.PLAN_STEPS)
+        for k in range(C.PLAN_STEPS):
+            here = s_ego + s
+            i = min(int(np.searchsorted(route.path.s, here, side="right")), len(caps) - 1)
+            v_want = min(lane_limits[route.lane_index_at(here)], caps[i])
+            acc = float(idm_acceleration(v, v_want, gap - s + v_lead * k * C.DT, v_lead, self.headway,
+                                         self.min_gap, self.max_accel, self.comfort_decel))
+            v_new = max(v + min(max(acc, -8.0), self.max_accel) * C.DT, 0.0)
+            s += 0.5 * (v + v_new) * C.DT
+            v = v_new
+            travelled[k] = s
+        xy, yaw = route.path.interpolate(s_ego + travelled)
+        poses = to_frame(np.concatenate([xy, yaw[:, None]], axis=-1), ego.pose)
+        return Plan(poses)
+
+    def _caps(self, route) -> np.ndarray:
+        if self._cap_route is not route:
+            self._cap_route, self._cap = route, speed_profile(route.path.points, self.lateral_accel, self.comfort_decel)
+        return self._cap
+
+    @staticmethod
+    def _entries(state):
+        agents = state.agents
+        idx = np.nonzero(agents.active)[0]
+        xy = np.stack([agents.x[idx], agents.y[idx]], -1)
+        m, lane, s, d, head = occupancy(state.road, xy, agents.width[idx] / 2.0)
+        owner = idx[m]
+        v_long = agents.v[owner] * np.cos(wrap_angle(agents.yaw[owner] - head))
+        return owner, lane, s, d, v_long
+
+    def _obstacle(self, state, entries, offsets, s_front, d_ego):
+        agents = state.agents
+        owner, lane, s, d, v_long = entries
+        if not len(owner):
+            return np.inf, 0.0
+        u = offsets[lane] + s
+        width = state.world.config.vehicle.width_m
+        ok = np.isfinite(u) & (u + agents.length[owner] / 2.0 > s_front - 1.0)
+        ok &= np.abs(d - d_ego) < (width + agents.width[owner]) / 2.0 + 0.3
+        if not ok.any():
+            return np.inf, 0.0
+        gaps = np.where(ok, u - agents.length[owner] / 2.0 - s_front, np.inf)
+        j = int(np.argmin(gaps))
+        return max(float(gaps[j]), 0.0), max(float(v_long[j]), 0.0)
+
+    def _yield_distance(self, state, entries, offsets, s_front) -> float:
+        """Where to wait for right of way at an unprotected turn or yield line (inf: go)."""
+        road = state.road
+        ctx = state.world.context
+        owner, lane, s, _, v_long = entries
+        for lane_id in state.world.route.lanes:
+            sources = ctx.yield_sources[lane_id]
+            start = offsets[lane_id] - s_front
+            if not sources or not (-0.5 < start < self.yield_horizon):
+                continue
+            if conflict_pending(ctx, sources, -1, owner, lane, s, v_long):
+                preds = road.lanes[lane_id].predecessors
+                sl = road.stop_line_by_lane.get(preds[0]) if preds else None
+                wait = offsets[sl.lane] + sl.s - s_front if sl is not None and np.isfinite(offsets[sl.lane]) else start
+                return wait - self.stop_margin + self.min_gap
+        return np.inf
+
+    def _stop_distance(self, state, offsets, s_front, v) -> float:
+        road = state.road
+        best = np.inf
+        dark = state.world.scenario.signals_dark
+        for sl in road.stop_lines:
+            u = offsets[sl.lane] + sl.s
+            dist = u - s_front
+            if not np.isfinite(u) or dist < -0.5:
+                continue
+            if sl.control == Control.SIGNAL and not dark:
+                st = road.signals[sl.signal].state_at(state.t)
+                if st == SignalState.GREEN or (st == SignalState.YELLOW and dist < v * v / (2 * self.comfort_decel)):
+                    continue
+            elif sl.control == Control.YIELD:
+                continue
+            elif sl.id in self._served:
+                continue
+            elif dist < self.stop_margin + 2.0 and v < 0.3 and self._waited(state):
+                self._served.add(sl.id)  # a full stop held for 1 s serves a stop sign
+                continue
+            best = min(best, dist - self.stop_margin + self.min_gap)  # IDM settles min_gap short of it
+        return best
+
+    def _waited(self, state) -> bool:
+        """Whether the ego has been stopped for at least 1 s (serves a stop sign)."""
+        recent = state.log[-11:]
+        return len(recent) >= 11 and all(step.ego[3] < 0.3 for step in recent)

@@ -1,0 +1,291 @@
+"""The functional simulator core: `reset(scenario, seed)`, `step(state, plan)`, `observe(state, sensors)`.
+
+A WorldState is a value: stepping returns a new state and never changes the old one, so a rollout can be
+continued from any moment, forked into counterfactuals, or saved and loaded (`world.state_io`).
+
+    >>> from cordillera.world import sim
+    >>> state = sim.reset(scenario, seed=0)
+    >>> state = sim.step(state, plan)            # plan: Plan (ego frame) or None to keep the last one
+    >>> obs = sim.observe(state, sensors=("bev",))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+import numpy as np
+
+from cordillera import constants as C
+from cordillera.geometry import box_corners, boxes_overlap, from_frame, to_frame
+from cordillera.world.agents import Agents, PathTable
+from cordillera.world.controller import TrackerConfig, track
+from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axle_to_center
+from cordillera.world.events import apply_action, triggered
+from cordillera.world.roads import RoadMap, build_map
+from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
+from cordillera.world.spawn import default_route, explicit_route, spawn_agents
+from cordillera.world.traffic import TrafficConfig, TrafficContext, build_context, step_traffic
+from cordillera.world.types import Observation, Plan, PrivilegedObservation
+
+__all__ = ["SimConfig", "World", "WorldState", "LogStep", "reset", "step", "observe", "ego_route_position"]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    dt: float = C.DT  # simulation step [s]
+    duration_s: float | None = None  # rollout length [s]; None: the scenario's success.time_s
+    vehicle: VehicleParams = field(default_factory=VehicleParams)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    traffic_seed: int | None = None  # None: derived from the scenario seed
+    appearance_seed: int | None = None  # None: derived from the scenario seed
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.dt) and 0.0 < self.dt <= 1.0):
+            raise ValueError(f"SimConfig.dt: must be in (0, 1] s, got {self.dt}")
+        if self.duration_s is not None and not (np.isfinite(self.duration_s) and self.duration_s > 0):
+            raise ValueError(f"SimConfig.duration_s: must be > 0, got {self.duration_s}")
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """The static part of a rollout, shared by every state (and fork) of it."""
+
+    scenario: object  # scenarios.schema.Scenario
+    road: RoadMap
+    route: Route
+    context: TrafficContext
+    config: SimConfig
+    seed: int
+    seeds: dict  # traffic / appearance seeds actually used
+
+    @property
+    def duration_s(self) -> float:
+        return self.config.duration_s or self.scenario.success.time_s
+
+
+class LogStep(NamedTuple):
+    """What the metrics need from one simulation step (world frame, SI)."""
+
+    t: float
+    ego: np.ndarray  # (7,) rear axle x, y, yaw, v, a, steer, yaw_rate
+    ego_center: np.ndarray  # (3,) bounding-box centre x, y, yaw
+    agents: np.ndarray  # (N, 7) x, y, yaw, v, a, length, width
+    active: np.ndarray  # (N,) bool
+    flags: np.ndarray  # (N,) int32
+    signals: np.ndarray  # (S,) int8 SignalState
+    plan: np.ndarray | None  # (64, 3) the plan being tracked, world frame, or None
+    plan_t0: float  # when that plan was made [s]
+    collisions: tuple[int, ...]  # indices of agents overlapping the ego box
+
+
+@dataclass(frozen=True, eq=False)
+class WorldState:
+    world: World
+    t: float
+    step: int
+    ego: EgoState
+    agents: Agents
+    paths: PathTable
+    routes: tuple[tuple[int, ...], ...]
+    fired: tuple[bool, ...]
+    plan: np.ndarray | None  # (64, 3) world frame
+    plan_t0: float
+    log: tuple[LogStep, ...]
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.world.duration_s - 1e-9
+
+    @property
+    def road(self) -> RoadMap:
+        return self.world.road
+
+
+def _seeds(seed: int, config: SimConfig) -> dict:
+    children = np.random.SeedSequence(seed).spawn(2)
+    derived = [int(c.generate_state(1)[0]) for c in children]
+    return {
+        "traffic": config.traffic_seed if config.traffic_seed is not None else derived[0],
+        "appearance": config.appearance_seed if config.appearance_seed is not None else derived[1],
+    }
+
+
+def _ego_route(scenario, road: RoadMap, start: int) -> Route:
+    spec = scenario.ego
+    if spec.route is not None:
+        lanes = explicit_route(road, tuple(road.lane_id(x) for x in spec.route), "ego.route")
+        if lanes[0] != start:
+            raise ValueError("ego.route: must start with the ego's lane")
+        return route_from_lanes(road, lanes)
+    if spec.goal_lane is not None:
+        return plan_route(road, start, road.lane_id(spec.goal_lane))
+    return route_from_lanes(road, default_route(road, start))
+
+
+def reset(scenario, seed: int | None = None, config: SimConfig | None = None) -> WorldState:
+    """Build the initial WorldState of `scenario`. seed None: the scenario's own seed."""
+    config = config or SimConfig()
+    seed = scenario.seed if seed is None else int(seed)
+    seeds = _seeds(seed, config)
+    road = build_map(scenario.map.builder, dict(scenario.map.params))
+    lane = road.lane_id(scenario.ego.lane)
+    if scenario.ego.s > road.lanes[lane].length:
+        raise ValueError(f"ego.s: {scenario.ego.s} is beyond the end of lane {scenario.ego.lane!r}")
+    route = _ego_route(scenario, road, lane)
+    (center,), (yaw,) = road.pose_at(lane, [scenario.ego.s], [scenario.ego.d])
+    params = config.vehicle
+    rear = center - params.rear_axle_to_center_m * np.array([np.cos(yaw), np.sin(yaw)])
+    ego = EgoState(float(rear[0]), float(rear[1]), float(yaw), float(scenario.ego.speed))
+    spawned = spawn_agents(scenario, road, np.random.default_rng(seeds["traffic"]), center, route.lanes)
+    context = build_context(road, spawned.walk_paths, spawned.replay, spawned.replay_dt, config.traffic)
+    world = World(scenario, road, route, context, config, seed, seeds)
+    state = WorldState(world, 0.0, 0, ego, spawned.agents, spawned.paths, spawned.routes,
+                       tuple(False for _ in scenario.events), None, 0.0, ())
+    return replace(state, log=(_log_step(state),))
+
+
+def _ego_box(state: WorldState) -> np.ndarray:
+    p = state.world.config.vehicle
+    c = rear_axle_to_center(state.ego.pose, p)
+    return np.array([c[0], c[1], c[2], state.ego.v, p.length_m, p.width_m])
+
+
+def _collisions(state: WorldState) -> tuple[int, ...]:
+    a = state.agents
+    if a.n == 0:
+        return ()
+    box = _ego_box(state)
+    near = a.active & (np.hypot(a.x - box[0], a.y - box[1]) < (a.length + a.width + box[4] + box[5]) / 2.0)
+    idx = np.nonzero(near)[0]
+    if not len(idx):
+        return ()
+    ego_c = box_corners(box[0], box[1], box[2], box[4], box[5])
+    other = box_corners(a.x[idx], a.y[idx], a.yaw[idx], a.length[idx], a.width[idx])
+    return tuple(int(i) for i in idx[boxes_overlap(ego_c[None], other)])
+
+
+def _log_step(state: WorldState) -> LogStep:
+    a = state.agents
+    e = state.ego
+    p = state.world.config.vehicle
+    yaw_rate = e.v * np.tan(e.steer) / p.wheelbase_m
+    signals = np.array([int(s.state_at(state.t)) for s in state.road.signals], dtype=np.int8)
+    if state.world.scenario.signals_dark:
+        signals[:] = 3
+    return LogStep(
+        t=state.t,
+        ego=np.array([e.x, e.y, e.yaw, e.v, e.a, e.steer, yaw_rate]),
+        ego_center=rear_axle_to_center(e.pose, p),
+        agents=np.stack([a.x, a.y, a.yaw, a.v, a.a, a.length, a.width], -1) if a.n else np.zeros((0, 7)),
+        active=a.active.copy(),
+        flags=a.flags.copy(),
+        signals=signals,
+        plan=state.plan,
+        plan_t0=state.plan_t0,
+        collisions=_collisions(state),
+    )
+
+
+def _hold_plan(ego: EgoState) -> np.ndarray:
+    """World-frame plan used before the first plan arrives: keep speed and heading."""
+    poses = Plan.from_speed_profile(np.full(C.PLAN_STEPS, ego.v)).poses
+    return from_frame(poses, ego.pose)
+
+
+def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState:
+    """Advance the world by one simulation step.
+
+    plan: a Plan (or (64, 3) array) in the ego frame at this state's time, or None to keep tracking the
+    last plan (policies may run slower than the simulation).
+    """
+    world = state.world
+    cfg = world.config
+    dt = cfg.dt
+    if plan is not None:
+        poses = plan.poses if isinstance(plan, Plan) else Plan(plan).poses
+        plan_world, plan_t0 = from_frame(poses, state.ego.pose), state.t
+    elif state.plan is not None:
+        plan_world, plan_t0 = state.plan, state.plan_t0
+    else:
+        plan_world, plan_t0 = _hold_plan(state.ego), state.t
+
+    # ego: track the plan, integrate the vehicle model
+    accel_cmd, steer_rate_cmd = track(state.ego, plan_world, plan_t0, state.t, cfg.vehicle, cfg.tracker, dt)
+    ego = forward(state.ego, accel_cmd, steer_rate_cmd, cfg.vehicle, dt)
+
+    # scripted events (triggers read the state at the start of the step)
+    agents, paths, routes, fired = state.agents, state.paths, state.routes, list(state.fired)
+    pending = [k for k, f in enumerate(fired) if not f]
+    if pending:
+        names = {name: i for i, name in enumerate(agents.names)}
+        ego_c = rear_axle_to_center(state.ego.pose, cfg.vehicle)
+        arrays = None
+        for k in pending:
+            ev = world.scenario.events[k]
+            idx = names[ev.agent]
+            if triggered(ev.trigger, state.t, agents, idx, ego_c[:2], state.ego.v):
+                arrays = arrays if arrays is not None else agents.copy_arrays()
+                paths, routes = apply_action(world.road, ev.action, arrays, paths, routes, idx)
+                fired[k] = True
+        if arrays is not None:
+            agents = Agents(names=agents.names, **arrays)
+
+    agents = step_traffic(agents, paths, world.context, _ego_box(state), state.t, dt, state.step,
+                          world.scenario.signals_dark)
+    new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
+                     plan_world, plan_t0, state.log)
+    return replace(new, log=state.log + (_log_step(new),))
+
+
+def ego_route_position(state: WorldState) -> float:
+    """Arc length of the ego's rear axle along its route [m]."""
+    s, _, _ = state.world.route.path.project(state.ego.pose[None, :2])
+    return float(s[0])
+
+
+def _history(state: WorldState) -> np.ndarray:
+    """(16, 3) ego poses at t-1.5 s .. t in the ego frame at t (backfilled at constant speed at the start)."""
+    n = C.HISTORY_STEPS
+    stride = max(1, int(round(C.DT / state.world.config.dt)))
+    logged = [s.ego[:3] for s in state.log[::-1][: (n - 1) * stride + 1 : stride]][::-1]
+    poses = np.array(logged)
+    missing = n - len(poses)
+    if missing > 0:
+        first = poses[0]
+        v0 = state.log[0].ego[3]
+        back = np.arange(missing, 0, -1) * C.DT * v0
+        pad = np.stack([first[0] - back * np.cos(first[2]), first[1] - back * np.sin(first[2]),
+                        np.full(missing, first[2])], -1)
+        poses = np.concatenate([pad, poses])
+    return to_frame(poses, state.ego.pose)
+
+
+def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observation:
+    """What a policy sees at this state.
+
+    sensors: names of the sensors the policy declared ("bev"; camera rigs come with the renderer).
+    privileged: return a PrivilegedObservation carrying the full state (teachers and metrics only).
+    """
+    route = state.world.route
+    s = ego_route_position(state)
+    bev = None
+    if "bev" in sensors:
+        from cordillera.world.render.bev import render_bev_observation
+
+        bev = render_bev_observation(state)
+    e = state.ego
+    fields_ = dict(
+        t=state.t,
+        ego_history=_history(state),
+        speed=e.v,
+        acceleration=e.a,
+        yaw_rate=float(state.log[-1].ego[6]),
+        route_waypoints=route_waypoints(route, e.pose, C.ROUTE_WAYPOINTS, C.ROUTE_SPACING_M),
+        navigation=navigation_text(state.road, route, s),
+        bev=bev,
+    )
+    if privileged:
+        return PrivilegedObservation(**fields_, state=state)
+    return Observation(**fields_)

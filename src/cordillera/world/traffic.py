@@ -1,0 +1,414 @@
+"""Reactive traffic: IDM car following through the lane graph, signals, right of way, walkers, replay.
+
+One call to `step_traffic` advances every non-ego agent by dt. All agents are handled with array
+operations; the only Python loops run over the few agents that face a yield decision or a lane change.
+
+The rules, in order of priority for a lane-following (IDM) agent:
+1. the nearest obstacle on its route ahead (any agent or the ego whose box overlaps its lane corridor),
+2. stop lines: red (and yellow when it can still stop comfortably), dark signals and stop signs (stop,
+   wait `STOP_WAIT_S`, then go when clear), yield lines and unprotected turns (gap acceptance),
+3. crosswalks with a pedestrian on them or stepping onto them,
+4. its desired speed (the lane speed limit unless the scenario says otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cordillera.geometry import wrap_angle
+from cordillera.world.agents import Agents, Behavior, Flag, PathTable
+from cordillera.world.roads.map import Control, RoadMap, SignalState
+
+__all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "idm_acceleration", "step_traffic", "route_offsets"]
+
+
+@dataclass(frozen=True)
+class TrafficConfig:
+    lookahead_min_m: float = 60.0  # leader search range at low speed [m]
+    lookahead_time_s: float = 6.0  # ... grows with speed [s]
+    lateral_margin_m: float = 0.3  # corridor slack when deciding who is in the way [m]
+    stop_margin_m: float = 1.0  # stand-off before a stop line or crosswalk [m]
+    stop_wait_s: float = 1.0  # full stop held at a stop sign before proceeding [s]
+    critical_gap_s: float = 4.5  # gap acceptance at yield lines / unprotected turns [s]
+    yield_horizon_m: float = 40.0  # start looking for right-of-way conflicts this far ahead [m]
+    max_decel: float = 9.0  # physical braking limit of traffic [m/s^2]
+    lane_change_duration_s: float = 3.0  # MOBIL lane-change time [s]
+    mobil_politeness: float = 0.3
+    mobil_threshold: float = 0.3  # [m/s^2] incentive needed to change lanes
+    mobil_safe_decel: float = 4.0  # the new follower may not have to brake harder than this [m/s^2]
+    mobil_period_steps: int = 10  # each agent reconsiders lane changes once per this many steps
+
+
+@dataclass(frozen=True)
+class TrafficContext:
+    """Static facts the traffic step needs, built once per world at reset."""
+
+    road: RoadMap
+    config: TrafficConfig = field(default_factory=TrafficConfig)
+    # stop lines as arrays
+    sl_lane: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sl_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sl_control: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sl_signal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # crosswalk crossings of lanes: (crosswalk id, lane, s where the crosswalk starts on that lane)
+    cw_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cw_lane: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    cw_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # walkers' crosswalk entries: (agent, crosswalk id, u at entry)
+    walk_agent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    walk_cw: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    walk_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # replay trajectories: agent index -> (T, 3) poses at replay_dt
+    replay: dict = field(default_factory=dict)
+    replay_dt: dict = field(default_factory=dict)
+    lane_speed: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    yield_sources: tuple = ()  # per lane: lanes whose traffic it must yield to (yield_to + their predecessors)
+
+
+def build_context(road: RoadMap, walk_paths: dict[int, np.ndarray], replay: dict, replay_dt: dict,
+                  config: TrafficConfig | None = None) -> TrafficContext:
+    """Precompute stop-line, crosswalk and right-of-way tables for `road` (walk_paths: agent -> (P, 2))."""
+    import shapely
+
+    sl = road.stop_lines
+    cw_id, cw_lane, cw_s = [], [], []
+    for cw in road.crosswalks:
+        poly = shapely.Polygon(cw.polygon)
+        for lane_id in cw.lanes:
+            cl = road.lanes[lane_id].centerline
+            s_corners, _, _ = cl.project(cw.polygon)
+            cw_id.append(cw.id)
+            cw_lane.append(lane_id)
+            cw_s.append(float(np.clip(s_corners.min(), 0.0, cl.length)))
+        del poly
+    walk_agent, walk_cw, walk_u = [], [], []
+    for agent, path in walk_paths.items():
+        line = shapely.LineString(path)
+        for cw in road.crosswalks:
+            inter = line.intersection(shapely.Polygon(cw.polygon))
+            if inter.is_empty:
+                continue
+            first = np.asarray(shapely.get_coordinates(inter))[0]
+            walk_agent.append(agent)
+            walk_cw.append(cw.id)
+            walk_u.append(float(line.project(shapely.Point(first))))
+    sources = []
+    for lane in road.lanes:
+        src: set[int] = set(lane.yield_to)
+        for y in lane.yield_to:
+            src.update(road.lanes[y].predecessors)
+        sources.append(tuple(sorted(src)))
+    return TrafficContext(
+        road=road,
+        config=config or TrafficConfig(),
+        sl_lane=np.array([s.lane for s in sl], dtype=np.int64),
+        sl_s=np.array([s.s for s in sl], dtype=np.float64),
+        sl_control=np.array([int(s.control) for s in sl], dtype=np.int64),
+        sl_signal=np.array([-1 if s.signal is None else s.signal for s in sl], dtype=np.int64),
+        cw_id=np.array(cw_id, dtype=np.int64),
+        cw_lane=np.array(cw_lane, dtype=np.int64),
+        cw_s=np.array(cw_s, dtype=np.float64),
+        walk_agent=np.array(walk_agent, dtype=np.int64),
+        walk_cw=np.array(walk_cw, dtype=np.int64),
+        walk_u=np.array(walk_u, dtype=np.float64),
+        replay=replay,
+        replay_dt=replay_dt,
+        lane_speed=np.array([lane.speed_limit for lane in road.lanes]),
+        yield_sources=tuple(sources),
+    )
+
+
+def route_offsets(road: RoadMap, route) -> np.ndarray:
+    """(L,) path arc length at s = 0 of each lane on `route` (a roads.Route), NaN for lanes not on it.
+
+    A point at arc length s on lane k lies at path coordinate offsets[k] + s.
+    """
+    out = np.full(len(road.lanes), np.nan)
+    for lane_id, start, entry in zip(route.lanes, route.lane_offsets, route.entry_s):
+        if np.isnan(out[lane_id]):
+            out[lane_id] = start - entry
+    return out
+
+
+def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: float = 0.2):
+    """Every (agent, lane) pair where the agent's box overlaps the lane's surface.
+
+    xy: (M, 2) world positions [m]; half_width: (M,) [m].
+    Returns agent (E,), lane (E,), s (E,), d (E,), lane heading (E,).
+    """
+    seg = road._segments
+    rel = xy[:, None, :] - seg["start"][None]  # (M, S, 2)
+    t = np.einsum("msk,sk->ms", rel, seg["dir"])
+    d = seg["dir"][None, :, 0] * rel[..., 1] - seg["dir"][None, :, 1] * rel[..., 0]
+    on_seg = (t >= -0.25) & (t <= seg["len"][None] + 0.25)
+    close = np.abs(d) < seg["half_width"][None] + half_width[:, None] - slack
+    m, k = np.nonzero(on_seg & close)
+    lane = seg["lane"][k]
+    # one entry per (agent, lane): keep the segment with the smallest |d|
+    order = np.lexsort((np.abs(d[m, k]), lane, m))
+    m, k, lane = m[order], k[order], lane[order]
+    keep = np.ones(len(m), dtype=bool)
+    keep[1:] = (m[1:] != m[:-1]) | (lane[1:] != lane[:-1])
+    m, k, lane = m[keep], k[keep], lane[keep]
+    s = seg["s0"][k] + np.clip(t[m, k], 0.0, seg["len"][k])
+    return m, lane, s, d[m, k], seg["heading"][k]
+
+
+def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, comfort_decel):
+    """Intelligent Driver Model acceleration [m/s^2] (Treiber et al. 2000), vectorised.
+
+    gap: bumper-to-bumper distance to the leader [m] (inf when there is none); v_lead: its speed [m/s].
+    """
+    v0 = np.maximum(v_desired, 0.1)
+    s_star = min_gap + np.maximum(0.0, v * headway + v * (v - v_lead) / (2.0 * np.sqrt(max_accel * comfort_decel)))
+    interaction = np.where(np.isfinite(gap), (s_star / np.maximum(gap, 0.1)) ** 2, 0.0)
+    return max_accel * (1.0 - (v / v0) ** 4 - interaction)
+
+
+def _signal_states(road: RoadMap, t: float, dark: bool) -> np.ndarray:
+    if dark:
+        return np.full(len(road.signals), int(SignalState.DARK))
+    return np.array([int(sig.state_at(t)) for sig in road.signals], dtype=np.int64)
+
+
+def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box: np.ndarray,
+                 t: float, dt: float, step_index: int, signals_dark: bool = False) -> Agents:
+    """Advance all agents by dt. ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle)."""
+    cfg = ctx.config
+    road = ctx.road
+    out = agents.copy_arrays()
+    n = agents.n
+    if n == 0:
+        return agents
+    act = agents.active
+    beh = agents.behavior
+    sig = _signal_states(road, t, signals_dark)
+
+    # ---- occupancy of every active agent and the ego on the lane graph ---------------------------
+    idx_all = np.nonzero(act)[0]
+    xy = np.concatenate([np.stack([agents.x[idx_all], agents.y[idx_all]], -1), ego_box[None, :2]])
+    half_w = np.concatenate([agents.width[idx_all], ego_box[5:6]]) / 2.0
+    heading = np.concatenate([agents.yaw[idx_all], ego_box[2:3]])
+    speed = np.concatenate([agents.v[idx_all], ego_box[3:4]])
+    length = np.concatenate([agents.length[idx_all], ego_box[4:5]])
+    owner = np.concatenate([idx_all, [-1]])  # -1 = ego
+    em, e_lane, e_s, e_d, e_head = occupancy(road, xy, half_w)
+    e_owner, e_len, e_halfw = owner[em], length[em], half_w[em]
+    e_vlong = speed[em] * np.cos(wrap_angle(heading[em] - e_head))
+
+    # ---- lane-following agents ---------------------------------------------------------------
+    ii = np.nonzero(act & (beh == Behavior.IDM))[0]
+    if len(ii):
+        u, v, d = agents.u[ii], agents.v[ii], agents.d[ii]
+        half_len = agents.length[ii] / 2.0
+        off = agents.route_offset[ii]  # (I, L)
+        lookahead = np.maximum(cfg.lookahead_min_m, v * cfg.lookahead_time_s)
+
+        # 1. obstacles in the corridor ahead
+        u_e = off[:, e_lane] + e_s[None, :]  # (I, E)
+        lat_ok = np.abs(e_d[None, :] - d[:, None]) < agents.width[ii][:, None] / 2 + e_halfw[None] + cfg.lateral_margin_m
+        ahead = u_e - u[:, None]
+        valid = np.isfinite(u_e) & (ahead > 0.0) & (ahead < lookahead[:, None]) & lat_ok
+        valid &= e_owner[None, :] != ii[:, None]
+        gap_e = np.where(valid, ahead - half_len[:, None] - e_len[None, :] / 2.0, np.inf)
+        j = np.argmin(gap_e, axis=1) if gap_e.shape[1] else np.zeros(len(ii), dtype=np.int64)
+        gap = gap_e[np.arange(len(ii)), j] if gap_e.shape[1] else np.full(len(ii), np.inf)
+        v_lead = np.where(np.isfinite(gap), e_vlong[j] if len(e_vlong) else 0.0, 0.0)
+
+        # 2. stop lines
+        stop_gap = np.full(len(ii), np.inf)
+        min_gap = agents.min_gap[ii]
+        cleared = agents.cleared_stop[ii]
+        stopped_for = agents.stopped_for[ii].copy()
+        if len(ctx.sl_lane):
+            stop_u = off[:, ctx.sl_lane] + ctx.sl_s[None, :]  # (I, K)
+            dist = stop_u - (u + half_len)[:, None]
+            upcoming = np.isfinite(stop_u) & (dist > -0.5) & (dist < lookahead[:, None]) & (stop_u > cleared[:, None] + 1e-6)
+            state = np.where(ctx.sl_signal >= 0, sig[np.maximum(ctx.sl_signal, 0)] if len(sig) else 0, -1)
+            is_signal = ctx.sl_control == Control.SIGNAL
+            red = is_signal & (state == SignalState.RED)
+            dark = is_signal & (state == SignalState.DARK)
+            yellow = is_signal & (state == SignalState.YELLOW)
+            can_stop = dist > (v**2 / (2.0 * agents.comfort_decel[ii]))[:, None]
+            must = upcoming & ((red | dark)[None, :] | (yellow[None, :] & can_stop))
+            must &= ~agents.ignore_signals[ii][:, None] | ~is_signal[None, :]
+            stop_sign = upcoming & ((ctx.sl_control == Control.STOP) | dark)[None, :]
+            must |= stop_sign
+            # serve stop signs: a full stop at the line for stop_wait_s, then the line is cleared
+            at_line = stop_sign & (dist < cfg.stop_margin_m + 1.5)
+            waiting = at_line.any(axis=1) & (v < 0.2)
+            stopped_for = np.where(waiting, stopped_for + dt, 0.0)
+            served = waiting & (stopped_for >= cfg.stop_wait_s)
+            for r in np.nonzero(served)[0]:
+                k = np.nonzero(at_line[r])[0][0]
+                if _junction_clear(ctx, ii[r], agents, e_owner, e_lane, e_vlong, ctx.sl_lane[k], off[r]):
+                    cleared[r] = stop_u[r, k]
+                    must[r, k] = False
+                    stopped_for[r] = 0.0
+            stop_gap = np.where(must, dist - cfg.stop_margin_m, np.inf).min(axis=1)
+
+        # 3. right of way at yield lines and unprotected turns
+        yield_gap = _yield_gaps(ctx, ii, agents, off, u, half_len, e_owner, e_lane, e_s, e_vlong)
+
+        # 4. crosswalks with walkers on or about to step on them
+        cw_gap = _crosswalk_gaps(ctx, agents, off, u, half_len)
+
+        # a stop point is a standing obstacle that IDM should reach, not stay min_gap short of
+        obstacle_gap = np.minimum(np.minimum(stop_gap, yield_gap), cw_gap) + min_gap
+        use_stop = obstacle_gap < gap
+        gap_eff = np.where(use_stop, obstacle_gap, gap)
+        v_lead_eff = np.where(use_stop, 0.0, v_lead)
+        v_want = np.minimum(agents.v_desired[ii], paths.speed_cap_at(agents.path[ii], u + half_len))
+        acc = idm_acceleration(v, v_want, gap_eff, v_lead_eff, agents.headway[ii],
+                               agents.min_gap[ii], agents.max_accel[ii], agents.comfort_decel[ii])
+        forced = agents.forced_decel[ii]
+        acc = np.where(forced > 0, np.minimum(acc, -forced), acc)
+        acc = np.clip(acc, -cfg.max_decel, agents.max_accel[ii])
+        v_new = np.maximum(v + acc * dt, 0.0)
+        acc = (v_new - v) / dt
+        u_new = u + 0.5 * (v + v_new) * dt
+        d_new = d + agents.d_rate[ii] * dt
+        done = np.sign(d_new) != np.sign(d)  # a lane change ends when the offset crosses zero
+        d_new = np.where(done, 0.0, d_new)
+        out["d_rate"][ii] = np.where(done, 0.0, agents.d_rate[ii])
+        out["forced_decel"][ii] = np.where(v_new <= 0.0, 0.0, forced)
+        out["u"][ii], out["v"][ii], out["a"][ii], out["d"][ii] = u_new, v_new, acc, d_new
+        out["stopped_for"][ii], out["cleared_stop"][ii] = stopped_for, cleared
+        brake = acc < -0.5
+        out["flags"][ii] = np.where(brake, agents.flags[ii] | Flag.BRAKE, agents.flags[ii] & ~Flag.BRAKE)
+
+    # ---- walkers and constant-speed path agents ----------------------------------------------
+    wi = np.nonzero(act & ((beh == Behavior.WALK) | (beh == Behavior.PATH)))[0]
+    if len(wi):
+        v_target = agents.v_desired[wi].copy()
+        if len(ctx.walk_agent):
+            cw_state = _crosswalk_signal_state(road, sig)
+            for a_idx, cw, u_in in zip(ctx.walk_agent, ctx.walk_cw, ctx.walk_u):
+                pos = np.searchsorted(wi, a_idx)
+                if pos < len(wi) and wi[pos] == a_idx and cw_state[cw] == 0 and u_in - 1.0 <= agents.u[a_idx] <= u_in:
+                    v_target[pos] = 0.0  # wait at the kerb until the walk phase
+        forced = agents.forced_decel[wi]
+        v_target = np.where(forced > 0, np.maximum(agents.v[wi] - forced * dt, 0.0), v_target)
+        out["v"][wi] = v_target
+        out["a"][wi] = (v_target - agents.v[wi]) / dt
+        out["u"][wi] = agents.u[wi] + 0.5 * (agents.v[wi] + v_target) * dt
+
+    # ---- poses from paths --------------------------------------------------------------------
+    pi = np.nonzero(act & (agents.path >= 0) & (beh != Behavior.STATIC) & (beh != Behavior.REPLAY))[0]
+    if len(pi):
+        xy_p, yaw_p = paths.interpolate(agents.path[pi], out["u"][pi])
+        normal = np.stack([-np.sin(yaw_p), np.cos(yaw_p)], -1)
+        pos = xy_p + normal * out["d"][pi][:, None]
+        out["x"][pi], out["y"][pi] = pos[:, 0], pos[:, 1]
+        slip = np.arctan2(out["d_rate"][pi], np.maximum(out["v"][pi], 2.0))
+        out["yaw"][pi] = wrap_angle(yaw_p + slip)
+        finished = out["u"][pi] >= paths.length[agents.path[pi]] - 1e-6
+        leave = finished & (beh[pi] != Behavior.WALK)  # vehicles drive off the map; walkers stay
+        out["active"][pi] = act[pi] & ~leave
+        out["v"][pi] = np.where(finished, 0.0, out["v"][pi])
+
+    # ---- replayed agents ---------------------------------------------------------------------
+    for a_idx, traj in ctx.replay.items():
+        if not act[a_idx]:
+            continue
+        rdt = ctx.replay_dt[a_idx]
+        f = (t + dt) / rdt
+        k = int(np.floor(f))
+        if k >= len(traj) - 1:
+            out["active"][a_idx] = False
+            continue
+        w = f - k
+        p = traj[k] * (1 - w) + traj[k + 1] * w
+        out["x"][a_idx], out["y"][a_idx] = p[0], p[1]
+        out["yaw"][a_idx] = traj[k][2] + w * wrap_angle(traj[k + 1][2] - traj[k][2])
+        out["v"][a_idx] = float(np.hypot(*(traj[k + 1][:2] - traj[k][:2]))) / rdt
+
+    return Agents(names=agents.names, **out)
+
+
+def _crosswalk_signal_state(road: RoadMap, sig: np.ndarray) -> np.ndarray:
+    """Per crosswalk: 1 where pedestrians may cross now (unsignalised, or its vehicle signal is red/dark)."""
+    out = np.ones(len(road.crosswalks), dtype=np.int64)
+    for cw in road.crosswalks:
+        if cw.signal is not None and sig[cw.signal] in (SignalState.GREEN, SignalState.YELLOW):
+            out[cw.id] = 0
+    return out
+
+
+def _crosswalk_gaps(ctx: TrafficContext, agents: Agents, off, u, half_len) -> np.ndarray:
+    """Distance [m] to the first crosswalk ahead that a walker is on or about to step onto (inf if none)."""
+    gaps = np.full(len(u), np.inf)
+    if not len(ctx.cw_id):
+        return gaps
+    walkers = np.nonzero(agents.active & (agents.behavior == Behavior.WALK))[0]
+    if not len(walkers):
+        return gaps
+    import shapely
+
+    busy = np.zeros(len(ctx.road.crosswalks), dtype=bool)
+    wx, wy = agents.x[walkers], agents.y[walkers]
+    for cw in ctx.road.crosswalks:
+        zone = shapely.Polygon(cw.polygon).buffer(1.0)
+        inside = shapely.contains_xy(zone, wx, wy) & (agents.v[walkers] > 0.05)
+        busy[cw.id] = bool(inside.any())
+    if not busy.any():
+        return gaps
+    sel = busy[ctx.cw_id]
+    start = off[:, ctx.cw_lane[sel]] + ctx.cw_s[sel][None, :]  # (I, C)
+    dist = start - (u + half_len)[:, None] - ctx.config.stop_margin_m
+    dist = np.where(np.isfinite(dist) & (dist > -1.0), dist, np.inf)
+    return dist.min(axis=1) if dist.shape[1] else gaps
+
+
+def _yield_gaps(ctx, ii, agents, off, u, half_len, e_owner, e_lane, e_s, e_vlong) -> np.ndarray:
+    """Distance [m] to where an agent must wait to give right of way (inf when it may go)."""
+    cfg = ctx.config
+    gaps = np.full(len(ii), np.inf)
+    road = ctx.road
+    yielding = [k for k, src in enumerate(ctx.yield_sources) if src]
+    if not yielding:
+        return gaps
+    ystart = off[:, yielding]  # (I, Y): where each yielding lane starts on the agent's path
+    dist = ystart - (u + half_len)[:, None]
+    near = np.isfinite(ystart) & (dist > -0.5) & (dist < cfg.yield_horizon_m)
+    for r, c in zip(*np.nonzero(near)):
+        lane = yielding[c]
+        if conflict_pending(ctx, ctx.yield_sources[lane], ii[r], e_owner, e_lane, e_s, e_vlong):
+            entry = dist[r, c]
+            sl = road.stop_line_by_lane.get(road.lanes[lane].predecessors[0]) if road.lanes[lane].predecessors else None
+            if sl is not None:
+                entry = off[r, sl.lane] + sl.s - u[r] - half_len[r]
+            gaps[r] = min(gaps[r], entry - cfg.stop_margin_m)
+    return gaps
+
+
+def conflict_pending(ctx, sources, me, e_owner, e_lane, e_s, e_vlong) -> bool:
+    """Whether any road user on the `sources` lanes would reach the conflict within the critical gap."""
+    road = ctx.road
+    mask = np.isin(e_lane, sources) & (e_owner != me)
+    for lane, s, v in zip(e_lane[mask], e_s[mask], e_vlong[mask]):
+        ln = road.lanes[lane]
+        if ln.junction is not None:
+            return True  # already inside the junction on a priority path
+        remaining = ln.length - s
+        if v > 0.5 and remaining / v < ctx.config.critical_gap_s:
+            return True
+    return False
+
+
+def _junction_clear(ctx, me, agents, e_owner, e_lane, e_vlong, approach_lane, my_off) -> bool:
+    """After a full stop: may the agent enter? Not while priority traffic or movers occupy the junction."""
+    road = ctx.road
+    nxt = [j for j in road.lanes[approach_lane].successors if np.isfinite(my_off[j])]
+    if not nxt:
+        return True
+    lane = road.lanes[nxt[0]]
+    if lane.yield_to and conflict_pending(ctx, ctx.yield_sources[nxt[0]], me, e_owner, e_lane, np.zeros(len(e_lane)), e_vlong):
+        return False
+    if lane.junction is None:
+        return True
+    in_junction = np.array([road.lanes[k].junction == lane.junction for k in e_lane], dtype=bool)
+    busy = in_junction & (e_owner != me) & (np.abs(e_vlong) > 0.5)
+    return not busy.any()
