@@ -93,7 +93,18 @@ class Polyline:
         return xy, self._heading[idx]
 
     def heading_at(self, s: np.ndarray | float) -> np.ndarray:
+        """Heading (...) of the segment containing s: piecewise constant along the polyline [rad]."""
         return self.interpolate(s)[1]
+
+    def tangent_heading(self, s: np.ndarray | float, half_window: float = 0.5) -> np.ndarray:
+        """Heading (...) of the chord from s - half_window to s + half_window [rad].
+
+        Varies continuously along a sampled curve, unlike `heading_at`; plans built from a polyline
+        should use it, or a tracker sees the heading jump at every vertex.
+        """
+        ahead, _ = self.interpolate(np.asarray(s) + half_window)
+        behind, _ = self.interpolate(np.asarray(s) - half_window)
+        return np.arctan2(ahead[..., 1] - behind[..., 1], ahead[..., 0] - behind[..., 0])
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Project points (M, 2) onto the polyline.

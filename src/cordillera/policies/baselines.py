@@ -13,10 +13,13 @@ from cordillera import constants as C
 from cordillera.geometry import speed_profile, to_frame, wrap_angle
 from cordillera.policies.base import Policy, register_policy
 from cordillera.world.roads.map import Control, SignalState
-from cordillera.world.traffic import conflict_pending, idm_acceleration, occupancy, route_offsets
+from cordillera.world.agents import VRU_TYPES
+from cordillera.world.traffic import conflict_pending, crosswalk_gaps, idm_acceleration, occupancy, route_offsets
 from cordillera.world.types import Observation, Plan, PrivilegedObservation
 
 __all__ = ["ConstantVelocity", "LaneFollower"]
+
+_VRU = np.array([int(t) for t in VRU_TYPES])
 
 
 @register_policy
@@ -40,7 +43,7 @@ class LaneFollower(Policy):
 
     def __init__(self, time_headway_s: float = 1.5, min_gap_m: float = 3.0, max_accel: float = 1.5,
                  comfort_decel: float = 2.5, stop_margin_m: float = 1.5, lateral_accel: float = 2.0,
-                 yield_horizon_m: float = 40.0) -> None:
+                 yield_horizon_m: float = 40.0, vru_horizon_s: float = 3.0, merge_gap_s: float = 1.5) -> None:
         self.headway = time_headway_s
         self.min_gap = min_gap_m
         self.max_accel = max_accel
@@ -48,6 +51,8 @@ class LaneFollower(Policy):
         self.stop_margin = stop_margin_m
         self.lateral_accel = lateral_accel  # [m/s^2] comfortable lateral acceleration in curves
         self.yield_horizon = yield_horizon_m  # [m] look for right-of-way conflicts this far ahead
+        self.vru_horizon_s = vru_horizon_s  # [s] how far ahead pedestrians and cyclists are extrapolated
+        self.merge_gap_s = merge_gap_s  # [s] time gap wanted to a vehicle closing up from behind when merging
         self._cap_route, self._cap = None, np.zeros(0)
         self._served: set[int] = set()
 
@@ -68,8 +73,14 @@ class LaneFollower(Policy):
         offsets = route_offsets(road, route)
         entries = self._entries(state)
         gap, v_lead = self._obstacle(state, entries, offsets, s_front, d_ego)
+        center_s = s_ego + params.rear_axle_to_center_m
+        crosswalk = float(crosswalk_gaps(world.context, state.agents, offsets[None], np.array([center_s]),
+                                         np.array([params.length_m / 2.0]))[0]) + world.context.config.stop_margin_m
         stop = min(self._stop_distance(state, offsets, s_front, ego.v),
                    self._yield_distance(state, entries, offsets, s_front),
+                   self._vru_distance(state, offsets, s_front, d_ego),
+                   self._merge_distance(state, entries, offsets, s_ego),
+                   crosswalk - self.stop_margin + self.min_gap,
                    route.path.length - s_front + self.min_gap)  # stop at the route's end, never drive off it
         if stop < gap:
             gap, v_lead = stop, 0.0
@@ -88,7 +99,8 @@ class LaneFollower(Policy):
             s += 0.5 * (v + v_new) * C.DT
             v = v_new
             travelled[k] = s
-        xy, yaw = route.path.interpolate(s_ego + travelled)
+        xy, _ = route.path.interpolate(s_ego + travelled)
+        yaw = route.path.tangent_heading(s_ego + travelled)
         poses = to_frame(np.concatenate([xy, yaw[:, None]], axis=-1), ego.pose)
         return Plan(poses)
 
@@ -121,6 +133,56 @@ class LaneFollower(Policy):
         gaps = np.where(ok, u - agents.length[owner] / 2.0 - s_front, np.inf)
         j = int(np.argmin(gaps))
         return max(float(gaps[j]), 0.0), max(float(v_long[j]), 0.0)
+
+    def _vru_distance(self, state, offsets, s_front, d_ego) -> float:
+        """Where to stand for pedestrians, cyclists and animals about to enter the ego's path (inf: none).
+
+        Each vulnerable road user is extrapolated at constant velocity for `vru_horizon_s`; if any
+        predicted position overlaps the route corridor ahead, the ego plans to stop short of it.
+        """
+        agents = state.agents
+        idx = np.flatnonzero(agents.active & np.isin(agents.type, _VRU) & (agents.v > 0.2))
+        if not len(idx):
+            return np.inf
+        taus = np.arange(0.5, self.vru_horizon_s + 1e-9, 0.5)
+        heading = np.stack([np.cos(agents.yaw[idx]), np.sin(agents.yaw[idx])], -1)
+        future = (np.stack([agents.x[idx], agents.y[idx]], -1)[None] + taus[:, None, None] *
+                  (agents.v[idx, None] * heading)[None]).reshape(-1, 2)
+        owner = np.tile(idx, len(taus))
+        m, lane, s, d, _ = occupancy(state.road, future, agents.width[owner] / 2.0 + 0.5)
+        u = offsets[lane] + s
+        width = state.world.config.vehicle.width_m
+        ok = np.isfinite(u) & (u > s_front - 0.5) & (np.abs(d - d_ego) < width / 2.0 + agents.width[owner[m]] / 2.0 + 0.5)
+        if not ok.any():
+            return np.inf
+        return float(np.min(u[ok] - s_front)) - 1.0
+
+    def _merge_distance(self, state, entries, offsets, s_ego) -> float:
+        """Before a lane change on the route: wait (or slow) until the target lane has a gap (inf: go).
+
+        A road user on the target lane counts while it is alongside the ego or would close up behind it
+        within `merge_gap_s`.
+        """
+        road, route = state.road, state.world.route
+        params = state.world.config.vehicle
+        owner, lane, s, _, v_long = entries
+        center = s_ego + params.rear_axle_to_center_m
+        for k in range(len(route.lanes) - 1):
+            here, target = route.lanes[k], route.lanes[k + 1]
+            if target in road.lanes[here].successors:
+                continue
+            start = route.lane_end_on_path(k)  # where the manoeuvre leaves lane `here`
+            if center - params.length_m > start + 20.0 or start - center > 80.0:
+                continue  # done with this lane change, or still far away
+            on_target = lane == target
+            rel = offsets[target] + s[on_target] - center  # + ahead of the ego
+            length = state.agents.length[owner[on_target]]
+            closing = np.maximum(v_long[on_target] - state.ego.v, 0.0)
+            alongside = np.abs(rel) < (length + params.length_m) / 2.0 + 2.0
+            behind = (rel < 0) & (-rel - (length + params.length_m) / 2.0 < self.merge_gap_s * (closing + 5.0))
+            if np.any(alongside | behind):
+                return start - (s_ego + params.length_m - params.rear_overhang_m)
+        return np.inf
 
     def _yield_distance(self, state, entries, offsets, s_front) -> float:
         """Where to wait for right of way at an unprotected turn or yield line (inf: go)."""

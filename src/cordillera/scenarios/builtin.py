@@ -32,8 +32,8 @@ BUILTIN: dict[str, dict] = {
         "ego": {"lane": "south_in.1", "s": 30.0, "speed": 8.0, "goal_lane": "west_out.1"},
         "traffic": {"vehicles": 14},
         "agents": [
-            {"id": "walker", "type": "pedestrian", "position": [-14.0, 20.0],
-             "behavior": {"kind": "walk", "desired_speed": 1.3, "path": [[-14.0, 20.0], [-14.0, -20.0]]}},
+            {"id": "walker", "type": "pedestrian", "position": [-12.0, -10.0],
+             "behavior": {"kind": "walk", "desired_speed": 1.3, "path": [[-12.0, -10.0], [-12.0, 10.0], [-30.0, 10.0]]}},
         ],
         "success": {"kind": "reach_goal", "time_s": 40.0},
     },

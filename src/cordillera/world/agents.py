@@ -6,7 +6,8 @@ batch of worlds can later be stacked along a new leading axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import copy
+from dataclasses import dataclass, fields
 from enum import IntEnum
 
 import numpy as np
@@ -179,7 +180,11 @@ class Agents:
         return len(self.x)
 
     def replace(self, **changes) -> "Agents":
-        return replace(self, **changes)
+        """A new Agents with some arrays swapped (no validation: the hot path of every step)."""
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        return new
 
     def copy_arrays(self) -> dict[str, np.ndarray]:
         """A dict of writable copies of every array field (for building the next state)."""

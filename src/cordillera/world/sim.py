@@ -11,6 +11,7 @@ continued from any moment, forked into counterfactuals, or saved and loaded (`wo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ from cordillera.world.controller import TrackerConfig, track
 from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axle_to_center
 from cordillera.world.events import apply_action, triggered
 from cordillera.world.roads import RoadMap, build_map
+from cordillera.world.roads.map import SignalState
 from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
 from cordillera.world.spawn import default_route, explicit_route, spawn_agents
 from cordillera.world.traffic import TrafficConfig, TrafficContext, build_context, step_traffic
@@ -147,18 +149,21 @@ def reset(scenario, seed: int | None = None, config: SimConfig | None = None) ->
 
 
 def _ego_box(state: WorldState) -> np.ndarray:
+    """(6,) [x, y, yaw, v, length, width] of the ego's bounding box (centre pose)."""
     p = state.world.config.vehicle
-    c = rear_axle_to_center(state.ego.pose, p)
-    return np.array([c[0], c[1], c[2], state.ego.v, p.length_m, p.width_m])
+    e = state.ego
+    off = p.rear_axle_to_center_m
+    return np.array([e.x + off * math.cos(e.yaw), e.y + off * math.sin(e.yaw), e.yaw, e.v, p.length_m, p.width_m])
 
 
-def _collisions(state: WorldState) -> tuple[int, ...]:
+def _collisions(state: WorldState, box: np.ndarray) -> tuple[int, ...]:
+    """Indices of active agents whose boxes overlap the ego box (6,)."""
     a = state.agents
     if a.n == 0:
         return ()
-    box = _ego_box(state)
-    near = a.active & (np.hypot(a.x - box[0], a.y - box[1]) < (a.length + a.width + box[4] + box[5]) / 2.0)
-    idx = np.nonzero(near)[0]
+    reach = (a.length + a.width + box[4] + box[5]) / 2.0
+    near = a.active & (np.abs(a.x - box[0]) < reach) & (np.abs(a.y - box[1]) < reach)
+    idx = np.flatnonzero(near)
     if not len(idx):
         return ()
     ego_c = box_corners(box[0], box[1], box[2], box[4], box[5])
@@ -166,25 +171,30 @@ def _collisions(state: WorldState) -> tuple[int, ...]:
     return tuple(int(i) for i in idx[boxes_overlap(ego_c[None], other)])
 
 
+def _signals(state: WorldState) -> np.ndarray:
+    road = state.road
+    if state.world.scenario.signals_dark:
+        return np.full(len(road.signals), int(SignalState.DARK), dtype=np.int8)
+    return np.array([int(s.state_at(state.t)) for s in road.signals], dtype=np.int8)
+
+
 def _log_step(state: WorldState) -> LogStep:
+    """The log record of a state. Agent arrays are stored by reference: states never mutate them."""
     a = state.agents
     e = state.ego
     p = state.world.config.vehicle
-    yaw_rate = e.v * np.tan(e.steer) / p.wheelbase_m
-    signals = np.array([int(s.state_at(state.t)) for s in state.road.signals], dtype=np.int8)
-    if state.world.scenario.signals_dark:
-        signals[:] = 3
+    box = _ego_box(state)
     return LogStep(
         t=state.t,
-        ego=np.array([e.x, e.y, e.yaw, e.v, e.a, e.steer, yaw_rate]),
-        ego_center=rear_axle_to_center(e.pose, p),
-        agents=np.stack([a.x, a.y, a.yaw, a.v, a.a, a.length, a.width], -1) if a.n else np.zeros((0, 7)),
-        active=a.active.copy(),
-        flags=a.flags.copy(),
-        signals=signals,
+        ego=np.array([e.x, e.y, e.yaw, e.v, e.a, e.steer, e.v * math.tan(e.steer) / p.wheelbase_m]),
+        ego_center=box[:3],
+        agents=np.stack([a.x, a.y, a.yaw, a.v, a.a, a.length, a.width], -1),
+        active=a.active,
+        flags=a.flags,
+        signals=_signals(state),
         plan=state.plan,
         plan_t0=state.plan_t0,
-        collisions=_collisions(state),
+        collisions=_collisions(state, box),
     )
 
 
@@ -236,7 +246,8 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
                           world.scenario.signals_dark)
     new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
                      plan_world, plan_t0, state.log)
-    return replace(new, log=state.log + (_log_step(new),))
+    object.__setattr__(new, "log", state.log + (_log_step(new),))  # the new state is not shared yet
+    return new
 
 
 def ego_route_position(state: WorldState) -> float:

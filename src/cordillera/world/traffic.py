@@ -19,9 +19,10 @@ import numpy as np
 
 from cordillera.geometry import wrap_angle
 from cordillera.world.agents import Agents, Behavior, Flag, PathTable
+from cordillera.world.kernels import entries_kernel, follow_kernel, interpolate_paths, occupancy_kernel
 from cordillera.world.roads.map import Control, RoadMap, SignalState
 
-__all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "idm_acceleration", "step_traffic", "route_offsets"]
+__all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "crosswalk_gaps", "idm_acceleration", "step_traffic", "route_offsets"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class TrafficContext:
     replay_dt: dict = field(default_factory=dict)
     lane_speed: np.ndarray = field(default_factory=lambda: np.zeros(0))
     yield_sources: tuple = ()  # per lane: lanes whose traffic it must yield to (yield_to + their predecessors)
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether the map has stop lines, crosswalks or right-of-way rules to check every step."""
+        return bool(len(self.sl_lane) or len(self.cw_id) or any(self.yield_sources))
 
 
 def build_context(road: RoadMap, walk_paths: dict[int, np.ndarray], replay: dict, replay_dt: dict,
@@ -136,24 +142,13 @@ def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: floa
     """Every (agent, lane) pair where the agent's box overlaps the lane's surface.
 
     xy: (M, 2) world positions [m]; half_width: (M,) [m].
-    Returns agent (E,), lane (E,), s (E,), d (E,), lane heading (E,).
+    Returns agent (E,), lane (E,), s (E,), d (E,), lane heading (E,), sorted by agent then lane.
     """
     seg = road._segments
-    rel = xy[:, None, :] - seg["start"][None]  # (M, S, 2)
-    t = np.einsum("msk,sk->ms", rel, seg["dir"])
-    d = seg["dir"][None, :, 0] * rel[..., 1] - seg["dir"][None, :, 1] * rel[..., 0]
-    on_seg = (t >= -0.25) & (t <= seg["len"][None] + 0.25)
-    close = np.abs(d) < seg["half_width"][None] + half_width[:, None] - slack
-    m, k = np.nonzero(on_seg & close)
-    lane = seg["lane"][k]
-    # one entry per (agent, lane): keep the segment with the smallest |d|
-    order = np.lexsort((np.abs(d[m, k]), lane, m))
-    m, k, lane = m[order], k[order], lane[order]
-    keep = np.ones(len(m), dtype=bool)
-    keep[1:] = (m[1:] != m[:-1]) | (lane[1:] != lane[:-1])
-    m, k, lane = m[keep], k[keep], lane[keep]
-    s = seg["s0"][k] + np.clip(t[m, k], 0.0, seg["len"][k])
-    return m, lane, s, d[m, k], seg["heading"][k]
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return occupancy_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
+                            np.asarray(half_width, dtype=np.float64), seg["start"], seg["dir"], seg["len"],
+                            seg["lane"], seg["s0"], seg["half_width"], seg["heading"], slack)
 
 
 def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, comfort_decel):
@@ -167,165 +162,157 @@ def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, com
     return max_accel * (1.0 - (v / v0) ** 4 - interaction)
 
 
+_IDM, _STATIC, _WALK, _PATH, _REPLAY = (int(b) for b in (Behavior.IDM, Behavior.STATIC, Behavior.WALK,
+                                                        Behavior.PATH, Behavior.REPLAY))
+_BRAKE = int(Flag.BRAKE)
+_FOLLOW_OUT = ("active", "flags", "u", "v", "a", "d", "d_rate", "x", "y", "yaw", "forced_decel")
+
+
+def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box: np.ndarray,
+                 t: float, dt: float, step_index: int, signals_dark: bool = False) -> Agents:
+    """Advance all agents by dt. ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle).
+
+    Arrays that an agent kind does not change are shared with the input (states are never mutated).
+    """
+    cfg = ctx.config
+    road = ctx.road
+    n = agents.n
+    if n == 0:
+        return agents
+    act = agents.active
+    beh = agents.behavior
+    out: dict[str, np.ndarray] = {}
+
+    # ---- who occupies which lane (every active agent and the ego) ---------------------------
+    seg = road._segments
+    entries = entries_kernel(act, agents.x, agents.y, agents.yaw, agents.v, agents.length, agents.width, ego_box,
+                             seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"], seg["half_width"],
+                             seg["heading"], 0.2)
+    e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong = entries
+
+    # ---- lane-following agents ---------------------------------------------------------------
+    ii = np.flatnonzero(act & (beh == _IDM))
+    if len(ii):
+        stop_gap = np.full(len(ii), np.inf)
+        if ctx.has_rules:
+            stop_gap, stopped_for, cleared = _rule_gaps(ctx, agents, ii, t, dt, signals_dark,
+                                                         (e_owner, e_lane, e_s, e_vlong))
+            out["stopped_for"] = agents.stopped_for.copy()
+            out["stopped_for"][ii] = stopped_for
+            out["cleared_stop"] = agents.cleared_stop.copy()
+            out["cleared_stop"][ii] = cleared
+        res = follow_kernel(
+            ii, act, agents.flags, agents.u, agents.v, agents.a, agents.d, agents.d_rate, agents.x, agents.y,
+            agents.yaw, agents.length, agents.width, agents.v_desired, agents.headway, agents.min_gap,
+            agents.max_accel, agents.comfort_decel, agents.forced_decel, agents.path, agents.route_offset,
+            stop_gap, e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
+            paths.points, paths.s, paths.start, paths.end, paths.base, paths.length, paths.speed_cap,
+            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE)
+        for name, values in zip(_FOLLOW_OUT, res):
+            out[name] = values
+
+    # ---- walkers and constant-speed path agents ----------------------------------------------
+    wi = np.flatnonzero(act & ((beh == _WALK) | (beh == _PATH)))
+    if len(wi):
+        _step_walkers(ctx, agents, paths, wi, out, t, dt, signals_dark)
+
+    # ---- replayed agents ---------------------------------------------------------------------
+    if ctx.replay:
+        _step_replay(ctx, agents, out, t, dt)
+
+    return agents.replace(**out) if out else agents
+
+
 def _signal_states(road: RoadMap, t: float, dark: bool) -> np.ndarray:
     if dark:
         return np.full(len(road.signals), int(SignalState.DARK))
     return np.array([int(sig.state_at(t)) for sig in road.signals], dtype=np.int64)
 
 
-def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box: np.ndarray,
-                 t: float, dt: float, step_index: int, signals_dark: bool = False) -> Agents:
-    """Advance all agents by dt. ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle)."""
+def _rule_gaps(ctx, agents, ii, t, dt, signals_dark, entries):
+    """Distance to where each lane follower must stand: stop lines, right of way, crosswalks (inf: none)."""
     cfg = ctx.config
-    road = ctx.road
-    out = agents.copy_arrays()
-    n = agents.n
-    if n == 0:
-        return agents
-    act = agents.active
-    beh = agents.behavior
-    sig = _signal_states(road, t, signals_dark)
+    e_owner, e_lane, e_s, e_vlong = entries
+    sig = _signal_states(ctx.road, t, signals_dark)
+    u, v = agents.u[ii], agents.v[ii]
+    half_len = agents.length[ii] / 2.0
+    off = agents.route_offset[ii]  # (I, L)
+    lookahead = np.maximum(cfg.lookahead_min_m, v * cfg.lookahead_time_s)
+    stop_gap = np.full(len(ii), np.inf)
+    cleared = agents.cleared_stop[ii].copy()
+    stopped_for = agents.stopped_for[ii].copy()
+    if len(ctx.sl_lane):
+        stop_u = off[:, ctx.sl_lane] + ctx.sl_s[None, :]  # (I, K)
+        dist = stop_u - (u + half_len)[:, None]
+        upcoming = np.isfinite(stop_u) & (dist > -0.5) & (dist < lookahead[:, None]) & (stop_u > cleared[:, None] + 1e-6)
+        state = np.where(ctx.sl_signal >= 0, sig[np.maximum(ctx.sl_signal, 0)] if len(sig) else 0, -1)
+        is_signal = ctx.sl_control == Control.SIGNAL
+        red = is_signal & (state == SignalState.RED)
+        dark = is_signal & (state == SignalState.DARK)
+        yellow = is_signal & (state == SignalState.YELLOW)
+        can_stop = dist > (v**2 / (2.0 * agents.comfort_decel[ii]))[:, None]
+        must = upcoming & ((red | dark)[None, :] | (yellow[None, :] & can_stop))
+        must &= ~agents.ignore_signals[ii][:, None] | ~is_signal[None, :]
+        stop_sign = upcoming & ((ctx.sl_control == Control.STOP) | dark)[None, :]
+        must |= stop_sign
+        # serve stop signs: a full stop at the line for stop_wait_s, then the line is cleared
+        at_line = stop_sign & (dist < cfg.stop_margin_m + 1.5)
+        waiting = at_line.any(axis=1) & (v < 0.2)
+        stopped_for = np.where(waiting, stopped_for + dt, 0.0)
+        served = waiting & (stopped_for >= cfg.stop_wait_s)
+        for r in np.flatnonzero(served):
+            k = np.flatnonzero(at_line[r])[0]
+            if _junction_clear(ctx, ii[r], e_owner, e_lane, e_vlong, ctx.sl_lane[k], off[r]):
+                cleared[r] = stop_u[r, k]
+                must[r, k] = False
+                stopped_for[r] = 0.0
+        stop_gap = np.where(must, dist - cfg.stop_margin_m, np.inf).min(axis=1)
+    yield_gap = _yield_gaps(ctx, ii, off, u, half_len, e_owner, e_lane, e_s, e_vlong)
+    cw_gap = crosswalk_gaps(ctx, agents, off, u, half_len)
+    return np.minimum(np.minimum(stop_gap, yield_gap), cw_gap), stopped_for, cleared
 
-    # ---- occupancy of every active agent and the ego on the lane graph ---------------------------
-    idx_all = np.nonzero(act)[0]
-    xy = np.concatenate([np.stack([agents.x[idx_all], agents.y[idx_all]], -1), ego_box[None, :2]])
-    half_w = np.concatenate([agents.width[idx_all], ego_box[5:6]]) / 2.0
-    heading = np.concatenate([agents.yaw[idx_all], ego_box[2:3]])
-    speed = np.concatenate([agents.v[idx_all], ego_box[3:4]])
-    length = np.concatenate([agents.length[idx_all], ego_box[4:5]])
-    owner = np.concatenate([idx_all, [-1]])  # -1 = ego
-    em, e_lane, e_s, e_d, e_head = occupancy(road, xy, half_w)
-    e_owner, e_len, e_halfw = owner[em], length[em], half_w[em]
-    e_vlong = speed[em] * np.cos(wrap_angle(heading[em] - e_head))
 
-    # ---- lane-following agents ---------------------------------------------------------------
-    ii = np.nonzero(act & (beh == Behavior.IDM))[0]
-    if len(ii):
-        u, v, d = agents.u[ii], agents.v[ii], agents.d[ii]
-        half_len = agents.length[ii] / 2.0
-        off = agents.route_offset[ii]  # (I, L)
-        lookahead = np.maximum(cfg.lookahead_min_m, v * cfg.lookahead_time_s)
+def _step_walkers(ctx, agents, paths, wi, out, t, dt, signals_dark) -> None:
+    """Walkers and constant-speed path agents: move along their paths; walkers wait for the walk phase."""
+    sig = _signal_states(ctx.road, t, signals_dark)
+    v_target = agents.v_desired[wi].copy()
+    if len(ctx.walk_agent):
+        cw_state = _crosswalk_signal_state(ctx.road, sig)
+        for a_idx, cw, u_in in zip(ctx.walk_agent, ctx.walk_cw, ctx.walk_u):
+            pos = np.searchsorted(wi, a_idx)
+            if pos < len(wi) and wi[pos] == a_idx and cw_state[cw] == 0 and u_in - 1.0 <= agents.u[a_idx] <= u_in:
+                v_target[pos] = 0.0  # wait at the kerb until the walk phase
+    forced = agents.forced_decel[wi]
+    v_target = np.where(forced > 0, np.maximum(agents.v[wi] - forced * dt, 0.0), v_target)
+    for name in ("u", "v", "a", "x", "y", "yaw", "active"):
+        out.setdefault(name, getattr(agents, name).copy())
+    u_new = agents.u[wi] + 0.5 * (agents.v[wi] + v_target) * dt
+    xy, heading = interpolate_paths(paths.points, paths.s, paths.start, paths.end, paths.base, paths.length,
+                                    agents.path[wi], u_new)
+    finished = u_new >= paths.length[agents.path[wi]] - 1e-6
+    out["v"][wi] = np.where(finished, 0.0, v_target)
+    out["a"][wi] = (out["v"][wi] - agents.v[wi]) / dt
+    out["u"][wi] = u_new
+    out["x"][wi], out["y"][wi], out["yaw"][wi] = xy[:, 0], xy[:, 1], heading
+    out["active"][wi] = out["active"][wi] & ~(finished & (agents.behavior[wi] != _WALK))  # walkers stay
 
-        # 1. obstacles in the corridor ahead
-        u_e = off[:, e_lane] + e_s[None, :]  # (I, E)
-        lat_ok = np.abs(e_d[None, :] - d[:, None]) < agents.width[ii][:, None] / 2 + e_halfw[None] + cfg.lateral_margin_m
-        ahead = u_e - u[:, None]
-        valid = np.isfinite(u_e) & (ahead > 0.0) & (ahead < lookahead[:, None]) & lat_ok
-        valid &= e_owner[None, :] != ii[:, None]
-        gap_e = np.where(valid, ahead - half_len[:, None] - e_len[None, :] / 2.0, np.inf)
-        j = np.argmin(gap_e, axis=1) if gap_e.shape[1] else np.zeros(len(ii), dtype=np.int64)
-        gap = gap_e[np.arange(len(ii)), j] if gap_e.shape[1] else np.full(len(ii), np.inf)
-        v_lead = np.where(np.isfinite(gap), e_vlong[j] if len(e_vlong) else 0.0, 0.0)
 
-        # 2. stop lines
-        stop_gap = np.full(len(ii), np.inf)
-        min_gap = agents.min_gap[ii]
-        cleared = agents.cleared_stop[ii]
-        stopped_for = agents.stopped_for[ii].copy()
-        if len(ctx.sl_lane):
-            stop_u = off[:, ctx.sl_lane] + ctx.sl_s[None, :]  # (I, K)
-            dist = stop_u - (u + half_len)[:, None]
-            upcoming = np.isfinite(stop_u) & (dist > -0.5) & (dist < lookahead[:, None]) & (stop_u > cleared[:, None] + 1e-6)
-            state = np.where(ctx.sl_signal >= 0, sig[np.maximum(ctx.sl_signal, 0)] if len(sig) else 0, -1)
-            is_signal = ctx.sl_control == Control.SIGNAL
-            red = is_signal & (state == SignalState.RED)
-            dark = is_signal & (state == SignalState.DARK)
-            yellow = is_signal & (state == SignalState.YELLOW)
-            can_stop = dist > (v**2 / (2.0 * agents.comfort_decel[ii]))[:, None]
-            must = upcoming & ((red | dark)[None, :] | (yellow[None, :] & can_stop))
-            must &= ~agents.ignore_signals[ii][:, None] | ~is_signal[None, :]
-            stop_sign = upcoming & ((ctx.sl_control == Control.STOP) | dark)[None, :]
-            must |= stop_sign
-            # serve stop signs: a full stop at the line for stop_wait_s, then the line is cleared
-            at_line = stop_sign & (dist < cfg.stop_margin_m + 1.5)
-            waiting = at_line.any(axis=1) & (v < 0.2)
-            stopped_for = np.where(waiting, stopped_for + dt, 0.0)
-            served = waiting & (stopped_for >= cfg.stop_wait_s)
-            for r in np.nonzero(served)[0]:
-                k = np.nonzero(at_line[r])[0][0]
-                if _junction_clear(ctx, ii[r], agents, e_owner, e_lane, e_vlong, ctx.sl_lane[k], off[r]):
-                    cleared[r] = stop_u[r, k]
-                    must[r, k] = False
-                    stopped_for[r] = 0.0
-            stop_gap = np.where(must, dist - cfg.stop_margin_m, np.inf).min(axis=1)
-
-        # 3. right of way at yield lines and unprotected turns
-        yield_gap = _yield_gaps(ctx, ii, agents, off, u, half_len, e_owner, e_lane, e_s, e_vlong)
-
-        # 4. crosswalks with walkers on or about to step on them
-        cw_gap = _crosswalk_gaps(ctx, agents, off, u, half_len)
-
-        # a stop point is a standing obstacle that IDM should reach, not stay min_gap short of
-        obstacle_gap = np.minimum(np.minimum(stop_gap, yield_gap), cw_gap) + min_gap
-        use_stop = obstacle_gap < gap
-        gap_eff = np.where(use_stop, obstacle_gap, gap)
-        v_lead_eff = np.where(use_stop, 0.0, v_lead)
-        v_want = np.minimum(agents.v_desired[ii], paths.speed_cap_at(agents.path[ii], u + half_len))
-        acc = idm_acceleration(v, v_want, gap_eff, v_lead_eff, agents.headway[ii],
-                               agents.min_gap[ii], agents.max_accel[ii], agents.comfort_decel[ii])
-        forced = agents.forced_decel[ii]
-        acc = np.where(forced > 0, np.minimum(acc, -forced), acc)
-        acc = np.clip(acc, -cfg.max_decel, agents.max_accel[ii])
-        v_new = np.maximum(v + acc * dt, 0.0)
-        acc = (v_new - v) / dt
-        u_new = u + 0.5 * (v + v_new) * dt
-        d_new = d + agents.d_rate[ii] * dt
-        done = np.sign(d_new) != np.sign(d)  # a lane change ends when the offset crosses zero
-        d_new = np.where(done, 0.0, d_new)
-        out["d_rate"][ii] = np.where(done, 0.0, agents.d_rate[ii])
-        out["forced_decel"][ii] = np.where(v_new <= 0.0, 0.0, forced)
-        out["u"][ii], out["v"][ii], out["a"][ii], out["d"][ii] = u_new, v_new, acc, d_new
-        out["stopped_for"][ii], out["cleared_stop"][ii] = stopped_for, cleared
-        brake = acc < -0.5
-        out["flags"][ii] = np.where(brake, agents.flags[ii] | Flag.BRAKE, agents.flags[ii] & ~Flag.BRAKE)
-
-    # ---- walkers and constant-speed path agents ----------------------------------------------
-    wi = np.nonzero(act & ((beh == Behavior.WALK) | (beh == Behavior.PATH)))[0]
-    if len(wi):
-        v_target = agents.v_desired[wi].copy()
-        if len(ctx.walk_agent):
-            cw_state = _crosswalk_signal_state(road, sig)
-            for a_idx, cw, u_in in zip(ctx.walk_agent, ctx.walk_cw, ctx.walk_u):
-                pos = np.searchsorted(wi, a_idx)
-                if pos < len(wi) and wi[pos] == a_idx and cw_state[cw] == 0 and u_in - 1.0 <= agents.u[a_idx] <= u_in:
-                    v_target[pos] = 0.0  # wait at the kerb until the walk phase
-        forced = agents.forced_decel[wi]
-        v_target = np.where(forced > 0, np.maximum(agents.v[wi] - forced * dt, 0.0), v_target)
-        out["v"][wi] = v_target
-        out["a"][wi] = (v_target - agents.v[wi]) / dt
-        out["u"][wi] = agents.u[wi] + 0.5 * (agents.v[wi] + v_target) * dt
-
-    # ---- poses from paths --------------------------------------------------------------------
-    pi = np.nonzero(act & (agents.path >= 0) & (beh != Behavior.STATIC) & (beh != Behavior.REPLAY))[0]
-    if len(pi):
-        xy_p, yaw_p = paths.interpolate(agents.path[pi], out["u"][pi])
-        normal = np.stack([-np.sin(yaw_p), np.cos(yaw_p)], -1)
-        pos = xy_p + normal * out["d"][pi][:, None]
-        out["x"][pi], out["y"][pi] = pos[:, 0], pos[:, 1]
-        slip = np.arctan2(out["d_rate"][pi], np.maximum(out["v"][pi], 2.0))
-        out["yaw"][pi] = wrap_angle(yaw_p + slip)
-        finished = out["u"][pi] >= paths.length[agents.path[pi]] - 1e-6
-        leave = finished & (beh[pi] != Behavior.WALK)  # vehicles drive off the map; walkers stay
-        out["active"][pi] = act[pi] & ~leave
-        out["v"][pi] = np.where(finished, 0.0, out["v"][pi])
-
-    # ---- replayed agents ---------------------------------------------------------------------
+def _step_replay(ctx, agents, out, t, dt) -> None:
+    for name in ("x", "y", "yaw", "v", "active"):
+        out.setdefault(name, getattr(agents, name).copy())
     for a_idx, traj in ctx.replay.items():
-        if not act[a_idx]:
+        if not agents.active[a_idx]:
             continue
         rdt = ctx.replay_dt[a_idx]
         f = (t + dt) / rdt
-        k = int(np.floor(f))
-        if k >= len(traj) - 1:
+        if f > len(traj) - 1 + 1e-9:  # the recording has ended: the agent leaves
             out["active"][a_idx] = False
             continue
+        k = min(int(np.floor(f)), len(traj) - 2)
         w = f - k
-        p = traj[k] * (1 - w) + traj[k + 1] * w
-        out["x"][a_idx], out["y"][a_idx] = p[0], p[1]
-        out["yaw"][a_idx] = traj[k][2] + w * wrap_angle(traj[k + 1][2] - traj[k][2])
+        out["x"][a_idx], out["y"][a_idx] = traj[k][:2] * (1 - w) + traj[k + 1][:2] * w
+        out["yaw"][a_idx] = wrap_angle(traj[k][2] + w * wrap_angle(traj[k + 1][2] - traj[k][2]))
         out["v"][a_idx] = float(np.hypot(*(traj[k + 1][:2] - traj[k][:2]))) / rdt
-
-    return Agents(names=agents.names, **out)
 
 
 def _crosswalk_signal_state(road: RoadMap, sig: np.ndarray) -> np.ndarray:
@@ -337,12 +324,12 @@ def _crosswalk_signal_state(road: RoadMap, sig: np.ndarray) -> np.ndarray:
     return out
 
 
-def _crosswalk_gaps(ctx: TrafficContext, agents: Agents, off, u, half_len) -> np.ndarray:
+def crosswalk_gaps(ctx: TrafficContext, agents: Agents, off, u, half_len) -> np.ndarray:
     """Distance [m] to the first crosswalk ahead that a walker is on or about to step onto (inf if none)."""
     gaps = np.full(len(u), np.inf)
     if not len(ctx.cw_id):
         return gaps
-    walkers = np.nonzero(agents.active & (agents.behavior == Behavior.WALK))[0]
+    walkers = np.flatnonzero(agents.active & (agents.behavior == _WALK))
     if not len(walkers):
         return gaps
     import shapely
@@ -362,7 +349,7 @@ def _crosswalk_gaps(ctx: TrafficContext, agents: Agents, off, u, half_len) -> np
     return dist.min(axis=1) if dist.shape[1] else gaps
 
 
-def _yield_gaps(ctx, ii, agents, off, u, half_len, e_owner, e_lane, e_s, e_vlong) -> np.ndarray:
+def _yield_gaps(ctx, ii, off, u, half_len, e_owner, e_lane, e_s, e_vlong) -> np.ndarray:
     """Distance [m] to where an agent must wait to give right of way (inf when it may go)."""
     cfg = ctx.config
     gaps = np.full(len(ii), np.inf)
@@ -398,17 +385,16 @@ def conflict_pending(ctx, sources, me, e_owner, e_lane, e_s, e_vlong) -> bool:
     return False
 
 
-def _junction_clear(ctx, me, agents, e_owner, e_lane, e_vlong, approach_lane, my_off) -> bool:
-    """After a full stop: may the agent enter? Not while priority traffic or movers occupy the junction."""
+def _junction_clear(ctx, me, e_owner, e_lane, e_vlong, approach_lane, my_off) -> bool:
+    """After a full stop: may the agent enter? Not while others move inside the junction ahead of it.
+
+    Right of way against approaching traffic is decided afterwards by the yield rules.
+    """
     road = ctx.road
     nxt = [j for j in road.lanes[approach_lane].successors if np.isfinite(my_off[j])]
-    if not nxt:
+    if not nxt or road.lanes[nxt[0]].junction is None:
         return True
-    lane = road.lanes[nxt[0]]
-    if lane.yield_to and conflict_pending(ctx, ctx.yield_sources[nxt[0]], me, e_owner, e_lane, np.zeros(len(e_lane)), e_vlong):
-        return False
-    if lane.junction is None:
-        return True
-    in_junction = np.array([road.lanes[k].junction == lane.junction for k in e_lane], dtype=bool)
+    junction = road.lanes[nxt[0]].junction
+    in_junction = np.array([road.lanes[k].junction == junction for k in e_lane], dtype=bool)
     busy = in_junction & (e_owner != me) & (np.abs(e_vlong) > 0.5)
     return not busy.any()
