@@ -20,6 +20,7 @@ __all__ = [
     "Polyline",
     "curvature",
     "speed_profile",
+    "speed_cap_at",
     "box_corners",
     "boxes_overlap",
 ]
@@ -27,7 +28,9 @@ __all__ = [
 
 def wrap_angle(angle: np.ndarray | float) -> np.ndarray:
     """Wrap angles to [-pi, pi)."""
-    return (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
+    wrapped = (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
+    # just below -pi, the modulo rounds up to 2 pi and the result to +pi: fold that back to -pi
+    return np.where(wrapped >= np.pi, wrapped - 2.0 * np.pi, wrapped)[()]
 
 
 def rotate(xy: np.ndarray, yaw: np.ndarray | float) -> np.ndarray:
@@ -170,6 +173,18 @@ def speed_profile(points: np.ndarray, lateral_accel: float, decel: float, v_cap:
     # v_i^2 <= v_j^2 + 2 decel (s_j - s_i) for every j >= i: a reverse running minimum
     reach = np.minimum.accumulate((v**2 + 2.0 * decel * s)[::-1])[::-1] - 2.0 * decel * s
     return np.sqrt(np.maximum(np.minimum(v**2, reach), 0.0))
+
+
+def speed_cap_at(s: np.ndarray, caps: np.ndarray, query: np.ndarray, decel: float) -> np.ndarray:
+    """Speed cap at arc lengths `query` from a `speed_profile` sampled at vertex arc lengths `s` [m/s].
+
+    Inside a segment the cap is the smaller of its start vertex's cap and the next vertex's cap braked
+    back at `decel`, so a long straight before a bend already slows down where it must.
+    """
+    q = np.asarray(query, dtype=np.float64)
+    i = np.clip(np.searchsorted(s, q, side="right") - 1, 0, len(s) - 2)
+    braked = np.sqrt(caps[i + 1] ** 2 + 2.0 * decel * np.maximum(s[i + 1] - q, 0.0))
+    return np.minimum(caps[i], braked)
 
 
 def box_corners(x, y, yaw, length, width) -> np.ndarray:

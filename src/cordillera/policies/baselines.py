@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cordillera import constants as C
-from cordillera.geometry import speed_profile, to_frame, wrap_angle
+from cordillera.geometry import speed_cap_at, speed_profile, to_frame, wrap_angle
 from cordillera.policies.base import Policy, register_policy
 from cordillera.world.roads.map import Control, SignalState
 from cordillera.world.agents import VRU_TYPES
@@ -81,7 +81,8 @@ class LaneFollower(Policy):
                    self._vru_distance(state, offsets, s_front, d_ego),
                    self._merge_distance(state, entries, offsets, s_ego),
                    crosswalk - self.stop_margin + self.min_gap,
-                   route.path.length - s_front + self.min_gap)  # stop at the route's end, never drive off it
+                   # stop short of the route's end like at a stop line, never drive off it
+                   route.path.length - s_front - self.stop_margin + self.min_gap)
         if stop < gap:
             gap, v_lead = stop, 0.0
         caps = self._caps(route)
@@ -91,8 +92,8 @@ class LaneFollower(Policy):
         travelled = np.empty(C.PLAN_STEPS)
         for k in range(C.PLAN_STEPS):
             here = s_ego + s
-            i = min(int(np.searchsorted(route.path.s, here, side="right")), len(caps) - 1)
-            v_want = min(lane_limits[route.lane_index_at(here)], caps[i])
+            v_want = min(lane_limits[route.lane_index_at(here)],
+                         float(speed_cap_at(route.path.s, caps, here, self.comfort_decel)))
             acc = float(idm_acceleration(v, v_want, gap - s + v_lead * k * C.DT, v_lead, self.headway,
                                          self.min_gap, self.max_accel, self.comfort_decel))
             v_new = max(v + min(max(acc, -8.0), self.max_accel) * C.DT, 0.0)

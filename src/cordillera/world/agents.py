@@ -76,7 +76,7 @@ class Flag(IntEnum):
 
 @dataclass(frozen=True)
 class PathTable:
-    """Many polylines packed into one array so that all agents interpolate with one searchsorted.
+    """Many polylines packed into one array so that all agents interpolate in one compiled loop (`kernels.interpolate_paths`).
 
     Path k occupies points[start[k]:end[k]]; its arc length in the packed table is offset by base[k],
     with a 1 m gap between consecutive paths so queries never leak into a neighbour.
@@ -116,24 +116,6 @@ class PathTable:
     def paths(self) -> list[np.ndarray]:
         """The packed polylines, unpacked: a list of (P_k, 2) arrays."""
         return [self.points[a:b] for a, b in zip(self.start, self.end)]
-
-    def speed_cap_at(self, path: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Curve speed cap (M,) [m/s] at arc length u (M,) along paths `path` (M,)."""
-        q = self.base[path] + np.clip(u, 0.0, self.length[path])
-        i = np.clip(np.searchsorted(self.s, q, side="right") - 1, self.start[path], self.end[path] - 1)
-        return self.speed_cap[i]
-
-    def interpolate(self, path: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (M, 2) and headings (M,) at arc length u (M,) along paths `path` (M,) (clamped)."""
-        u = np.clip(u, 0.0, self.length[path])
-        q = self.base[path] + u
-        i = np.searchsorted(self.s, q, side="right") - 1
-        i = np.clip(i, self.start[path], self.end[path] - 2)
-        p0 = self.points[i]
-        delta = self.points[i + 1] - p0
-        seg_len = self.s[i + 1] - self.s[i]
-        t = (q - self.s[i]) / seg_len
-        return p0 + delta * t[:, None], np.arctan2(delta[:, 1], delta[:, 0])
 
 
 @dataclass(frozen=True)

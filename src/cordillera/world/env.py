@@ -60,9 +60,9 @@ class DriveEnv(gym.Env):
             "route": spaces.Box(-_BOUND, _BOUND, shape=(C.ROUTE_WAYPOINTS, 2), dtype=np.float32),
         }
         if bev:
-            from cordillera.world.render.bev import BEV_OBS_SHAPE
+            from cordillera.world.render.bev import OBSERVATION_VIEW
 
-            obs_spaces["bev"] = spaces.Box(0, 255, shape=BEV_OBS_SHAPE, dtype=np.uint8)
+            obs_spaces["bev"] = spaces.Box(0, 255, shape=(*OBSERVATION_VIEW.size_px, 3), dtype=np.uint8)
         self.observation_space = spaces.Dict(obs_spaces)
         self.state: sim.WorldState | None = None
 
@@ -70,7 +70,7 @@ class DriveEnv(gym.Env):
         o = sim.observe(self.state, self.sensors)
         out = {
             "ego_history": np.clip(o.ego_history, -_BOUND, _BOUND).astype(np.float32),
-            "speed": np.array([min(o.speed, 100.0)], np.float32),
+            "speed": np.clip(np.array([o.speed], np.float32), 0.0, 100.0),
             "acceleration": np.clip(np.array([o.acceleration], np.float32), -50.0, 50.0),
             "route": np.clip(o.route_waypoints, -_BOUND, _BOUND).astype(np.float32),
         }
@@ -87,14 +87,33 @@ class DriveEnv(gym.Env):
         return self._obs(), {"t": self.state.t}
 
     def _plan(self, action) -> Plan:
-        a = np.asarray(action, dtype=np.float64)
-        if not self.action_space.contains(a.astype(np.float32)):
-            raise ValueError(f"action outside the action space {self.action_space}: {a}")
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action: not a numeric array ({type(action).__name__})") from None
+        space = self.action_space
+        if a.shape != space.shape:
+            raise ValueError(f"action: must have shape {space.shape} ({self._describe_action()}), got {a.shape}")
+        bad = np.flatnonzero(~np.isfinite(a) | (a < space.low) | (a > space.high))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"action: {self._action_name(i)} = {a[i]} is outside "
+                             f"[{float(space.low[i]):g}, {float(space.high[i]):g}]")
         if self.action_type == "plan":
             return Plan(a.reshape(C.PLAN_STEPS, 3))
         accel = np.full(C.PLAN_STEPS, a[0])
         curvature = np.full(C.PLAN_STEPS, a[1])
         return Plan(accel_curvature_to_poses(accel, curvature, self.state.ego.v, C.DT))
+
+    def _describe_action(self) -> str:
+        if self.action_type == "plan":
+            return f"{C.PLAN_STEPS} poses x (x, y, yaw) in the ego frame, flattened"
+        return "acceleration [m/s^2], curvature [1/m]"
+
+    def _action_name(self, i: int) -> str:
+        if self.action_type == "plan":
+            return f"pose {i // 3} {('x', 'y', 'yaw')[i % 3]}"
+        return ("acceleration", "curvature")[i]
 
     def step(self, action):
         if self.state is None:

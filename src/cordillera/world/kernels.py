@@ -151,7 +151,7 @@ def follow_kernel(
     comfort_decel, forced_decel, path, route_offset, stop_gap,
     e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
     points, s_table, start, end, base, plength, speed_cap,
-    lookahead_min, lookahead_time, lateral_margin, max_decel, dt, brake_flag,
+    lookahead_min, lookahead_time, lateral_margin, max_decel, dt, brake_flag, cap_decel,
 ):
     """One step of every lane-following agent in `idx`: leader search, IDM, integration, pose.
 
@@ -204,8 +204,10 @@ def follow_kernel(
         p = path[i]
         q = base[p] + min(max(ui + half_len, 0.0), plength[p])
         k = np.searchsorted(s_table, q, side="right") - 1
-        k = min(max(k, start[p]), end[p] - 1)
-        v0 = max(min(v_desired[i], speed_cap[k]), 0.1)
+        k = min(max(k, start[p]), end[p] - 2)
+        # the cap at the next vertex, braked back to here, bounds the cap inside a long segment
+        cap = min(speed_cap[k], math.sqrt(speed_cap[k + 1] ** 2 + 2.0 * cap_decel * max(s_table[k + 1] - q, 0.0)))
+        v0 = max(min(v_desired[i], cap), 0.1)
         # Intelligent Driver Model (Treiber, Hennecke, Helbing 2000)
         dyn = vi * headway[i] + vi * (vi - v_lead) / (2.0 * math.sqrt(max_accel[i] * comfort_decel[i]))
         s_star = min_gap[i] + max(0.0, dyn)
@@ -215,6 +217,8 @@ def follow_kernel(
             acc = min(acc, -forced_decel[i])
         acc = min(max(acc, -max_decel), max_accel[i])
         vn = max(vi + acc * dt, 0.0)
+        if stop_gap[j] < 0.3 and vn < 0.3:
+            vn = 0.0  # at its stop point: halt instead of creeping up asymptotically
         acc = (vn - vi) / dt
         un = ui + 0.5 * (vi + vn) * dt
         dn = di + d_rate[i] * dt

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cordillera.geometry import wrap_angle
-from cordillera.world.agents import Agents, Behavior, Flag, PathTable
+from cordillera.world.agents import CURVE_DECEL, Agents, Behavior, Flag, PathTable
 from cordillera.world.kernels import entries_kernel, follow_kernel, interpolate_paths, occupancy_kernel
 from cordillera.world.roads.map import Control, RoadMap, SignalState
 
@@ -207,7 +207,7 @@ def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box:
             agents.max_accel, agents.comfort_decel, agents.forced_decel, agents.path, agents.route_offset,
             stop_gap, e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
             paths.points, paths.s, paths.start, paths.end, paths.base, paths.length, paths.speed_cap,
-            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE)
+            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE, CURVE_DECEL)
         for name, values in zip(_FOLLOW_OUT, res):
             out[name] = values
 
