@@ -101,10 +101,18 @@ def test_appear_and_pull_out(scenario_factory):
     assert state.agents.behavior[1] == Behavior.IDM and state.agents.v[1] > 0.5
 
 
-def test_event_on_an_agent_without_a_neighbour_lane_fails_clearly(scenario_factory):
+def test_impossible_events_are_rejected_at_reset(scenario_factory):
     sc = scenario_factory(params={"lanes_per_direction": 1},
-                          agents=[{"id": "car", "lane": "fwd.0", "s": 30.0, "speed": 10.0}],
+                          agents=[{"id": "car", "lane": "fwd.0", "s": 30.0, "speed": 10.0},
+                                  {"id": "ped", "type": "pedestrian", "position": [50.0, -9.0],
+                                   "behavior": {"kind": "static"}}],
                           events=[{"agent": "car", "trigger": {"kind": "time", "time_s": 0.0},
                                    "action": {"kind": "cut_in", "direction": "right"}}])
-    with pytest.raises(ValueError, match="no right neighbour"):
-        sim.step(sim.reset(sc, 0))
+    with pytest.raises(ValueError, match=r"events\[0\].action: agent 'car' has no right neighbour lane"):
+        sim.reset(sc, 0)
+    sc = scenario_factory(agents=[{"id": "ped", "type": "pedestrian", "position": [50.0, -9.0],
+                                   "behavior": {"kind": "static"}}],
+                          events=[{"agent": "ped", "trigger": {"kind": "time", "time_s": 0.0},
+                                   "action": {"kind": "dart_out", "speed": 2.0}}])
+    with pytest.raises(ValueError, match="needs a behavior.path"):
+        sim.reset(sc, 0)

@@ -151,7 +151,7 @@ def follow_kernel(
     comfort_decel, forced_decel, path, route_offset, stop_gap,
     e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
     points, s_table, start, end, base, plength, speed_cap,
-    lookahead_min, lookahead_time, lateral_margin, max_decel, dt, brake_flag, cap_decel,
+    lookahead_min, lookahead_time, lateral_margin, max_decel, dt, brake_flag, cap_decel, blink_flags,
 ):
     """One step of every lane-following agent in `idx`: leader search, IDM, integration, pose.
 
@@ -224,6 +224,8 @@ def follow_kernel(
         dn = di + d_rate[i] * dt
         rn = d_rate[i]
         if (dn > 0.0) != (di > 0.0) or dn == 0.0:  # a lane change ends when the offset crosses zero
+            if rn != 0.0:
+                flags[i] = flags[i] & ~blink_flags  # blinkers off
             dn = 0.0
             rn = 0.0
         px, py, h, _ = _path_point(points, s_table, start, end, base, plength, p, un)

@@ -23,6 +23,7 @@ from cordillera.world.agents import Agents, PathTable
 from cordillera.world.controller import TrackerConfig, track
 from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axle_to_center
 from cordillera.world.events import apply_action, triggered
+from cordillera.world.lane_change import mobil_lane_changes
 from cordillera.world.roads import RoadMap, build_map
 from cordillera.world.roads.map import SignalState
 from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
@@ -126,6 +127,25 @@ def _ego_route(scenario, road: RoadMap, start: int) -> Route:
     return route_from_lanes(road, default_route(road, start))
 
 
+def _check_events(scenario, road: RoadMap, spawned) -> None:
+    """Reject events that could never be carried out, naming the event (rather than failing mid-rollout)."""
+    names = {name: i for i, name in enumerate(spawned.agents.names)}
+    for k, ev in enumerate(scenario.events):
+        i = names[ev.agent]
+        path = spawned.agents.path[i]
+        route = spawned.routes[path] if path >= 0 else ()
+        kind = ev.action.kind
+        where = f"events[{k}].action"
+        if kind in ("cut_in", "lane_change"):
+            side = "left_neighbor" if ev.action.direction == "left" else "right_neighbor"
+            if not any(getattr(road.lanes[la], side) is not None for la in route):
+                raise ValueError(f"{where}: agent {ev.agent!r} has no {ev.action.direction} neighbour lane on its route")
+        elif kind in ("start_walking", "dart_out") and path < 0:
+            raise ValueError(f"{where}: agent {ev.agent!r} needs a behavior.path to walk")
+        elif kind == "pull_out" and not route:
+            raise ValueError(f"{where}: agent {ev.agent!r} must be placed on a lane to pull out")
+
+
 def reset(scenario, seed: int | None = None, config: SimConfig | None = None) -> WorldState:
     """Build the initial WorldState of `scenario`. seed None: the scenario's own seed."""
     config = config or SimConfig()
@@ -141,6 +161,7 @@ def reset(scenario, seed: int | None = None, config: SimConfig | None = None) ->
     rear = center - params.rear_axle_to_center_m * np.array([np.cos(yaw), np.sin(yaw)])
     ego = EgoState(float(rear[0]), float(rear[1]), float(yaw), float(scenario.ego.speed))
     spawned = spawn_agents(scenario, road, np.random.default_rng(seeds["traffic"]), center, route.lanes)
+    _check_events(scenario, road, spawned)
     context = build_context(road, spawned.walk_paths, spawned.replay, spawned.replay_dt, config.traffic)
     world = World(scenario, road, route, context, config, seed, seeds)
     state = WorldState(world, 0.0, 0, ego, spawned.agents, spawned.paths, spawned.routes,
@@ -242,8 +263,9 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
         if arrays is not None:
             agents = Agents(names=agents.names, **arrays)
 
-    agents = step_traffic(agents, paths, world.context, _ego_box(state), state.t, dt, state.step,
-                          world.scenario.signals_dark)
+    ego_box = _ego_box(state)
+    agents = step_traffic(agents, paths, world.context, ego_box, state.t, dt, state.step, world.scenario.signals_dark)
+    agents, paths, routes = mobil_lane_changes(world.context, agents, paths, routes, ego_box, state.step)
     new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
                      plan_world, plan_t0, state.log)
     object.__setattr__(new, "log", state.log + (_log_step(new),))  # the new state is not shared yet

@@ -96,6 +96,8 @@ def spawn_agents(scenario, road: RoadMap, traffic_rng: np.random.Generator, ego_
                 lane, s0, d0 = int(res.lane[0]), float(res.s[0]), float(res.d[0])
             else:
                 s0, d0 = spec.s, spec.d
+                if atype == AgentType.CYCLIST and spec.d == 0.0:  # cyclists keep to the lane's right edge
+                    d0 = -(road.lanes[lane].width / 2.0 - 0.6)
             if beh.route is not None:
                 route = explicit_route(road, tuple(road.lane_id(x) for x in beh.route), f"{where}.behavior.route")
                 if route[0] != lane:

@@ -165,6 +165,7 @@ def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, com
 _IDM, _STATIC, _WALK, _PATH, _REPLAY = (int(b) for b in (Behavior.IDM, Behavior.STATIC, Behavior.WALK,
                                                         Behavior.PATH, Behavior.REPLAY))
 _BRAKE = int(Flag.BRAKE)
+_BLINK = int(Flag.BLINK_LEFT) | int(Flag.BLINK_RIGHT)
 _FOLLOW_OUT = ("active", "flags", "u", "v", "a", "d", "d_rate", "x", "y", "yaw", "forced_decel")
 
 
@@ -207,7 +208,7 @@ def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box:
             agents.max_accel, agents.comfort_decel, agents.forced_decel, agents.path, agents.route_offset,
             stop_gap, e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
             paths.points, paths.s, paths.start, paths.end, paths.base, paths.length, paths.speed_cap,
-            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE, CURVE_DECEL)
+            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE, CURVE_DECEL, _BLINK)
         for name, values in zip(_FOLLOW_OUT, res):
             out[name] = values
 
