@@ -246,3 +246,106 @@ def follow_kernel(
         else:
             flags[i] = flags[i] & ~brake_flag
     return active, flags, u_new, v_new, a_new, d_new, rate_new, x_new, y_new, yaw_new, forced
+
+
+@njit(cache=True)
+def _idm(v, v0, gap, v_lead, headway, min_gap, a_max, b_comf):
+    dyn = v * headway + v * (v - v_lead) / (2.0 * math.sqrt(a_max * b_comf))
+    s_star = min_gap + max(0.0, dyn)
+    interaction = (s_star / max(gap, 0.1)) ** 2 if gap < np.inf else 0.0
+    return a_max * (1.0 - (v / max(v0, 0.1)) ** 4 - interaction)
+
+
+@njit(cache=True)
+def _around(e_owner, e_lane, e_s, e_len, e_v, lane, s, me):
+    """Nearest road users ahead of and behind arc length s on `lane` (owner -2 = none)."""
+    lead_gap, lead_v, lead_len = np.inf, 0.0, 0.0
+    back, back_gap, back_len = -2, np.inf, 0.0
+    for e in range(e_owner.shape[0]):
+        if e_lane[e] != lane or e_owner[e] == me:
+            continue
+        ds = e_s[e] - s
+        if ds > 0.0:
+            if ds < lead_gap:
+                lead_gap, lead_v, lead_len = ds, e_v[e], e_len[e]
+        elif -ds < back_gap:
+            back, back_gap, back_len = e_owner[e], -ds, e_len[e]
+    return lead_gap, lead_v, lead_len, back, back_gap, back_len
+
+
+@njit(cache=True)
+def _project_on_lane(x, y, seg_start, seg_dir, seg_len, seg_s0, first, last):
+    best, best_s = np.inf, 0.0
+    for k in range(first, last):
+        rx = x - seg_start[k, 0]
+        ry = y - seg_start[k, 1]
+        t = min(max(rx * seg_dir[k, 0] + ry * seg_dir[k, 1], 0.0), seg_len[k])
+        px = rx - seg_dir[k, 0] * t
+        py = ry - seg_dir[k, 1] * t
+        dist = px * px + py * py
+        if dist < best:
+            best, best_s = dist, seg_s0[k] + t
+    return best_s
+
+
+@njit(cache=True)
+def mobil_kernel(
+    due, x, y, u, v, length, v_desired, headway, min_gap, max_accel, comfort_decel, route_offset,
+    e_owner, e_lane, e_s, e_len, e_v,
+    lane_left, lane_right, lane_ok, lane_length, lane_seg_first, lane_seg_last,
+    seg_start, seg_dir, seg_len, seg_s0,
+    politeness, threshold, safe_decel, min_lane_left, ego_speed,
+):
+    """MOBIL decision for each agent in `due`: 0 stay, 1 change left, 2 change right.
+
+    lane_ok[l]: lane l is a driving lane outside junctions (a legal target). The ego (owner -1) is treated
+    as a follower that must keep a one-second gap, not as a model to be made to brake.
+    """
+    out = np.zeros(due.shape[0], np.int64)
+    n_lanes = lane_length.shape[0]
+    for j in range(due.shape[0]):
+        i = due[j]
+        here, here_off = -1, -np.inf
+        for la in range(n_lanes):  # the route lane the agent is on: the last one started
+            off = route_offset[i, la]
+            if off == off and off <= u[i] + 1e-9 and off > here_off:
+                here, here_off = la, off
+        if here < 0 or not lane_ok[here]:
+            continue
+        s_here = u[i] - here_off
+        if lane_length[here] - s_here < min_lane_left:
+            continue
+        half = 0.5 * length[i]
+        gap, v_lead, lead_len, _, _, _ = _around(e_owner, e_lane, e_s, e_len, e_v, here, s_here, i)
+        a_stay = _idm(v[i], v_desired[i], gap - half - 0.5 * lead_len, v_lead, headway[i], min_gap[i],
+                      max_accel[i], comfort_decel[i])
+        best_gain = threshold
+        for side in range(2):
+            target = lane_left[here] if side == 0 else lane_right[here]
+            if target < 0 or not lane_ok[target]:
+                continue
+            s_t = _project_on_lane(x[i], y[i], seg_start, seg_dir, seg_len, seg_s0, lane_seg_first[target],
+                                   lane_seg_last[target])
+            if lane_length[target] - s_t < min_lane_left:
+                continue
+            gap_t, v_t, len_t, back, back_gap, back_len = _around(e_owner, e_lane, e_s, e_len, e_v, target, s_t, i)
+            gain = _idm(v[i], v_desired[i], gap_t - half - 0.5 * len_t, v_t, headway[i], min_gap[i],
+                        max_accel[i], comfort_decel[i]) - a_stay
+            if back != -2:
+                room = back_gap - half - 0.5 * back_len
+                if room <= 0.0:
+                    continue  # someone is alongside
+                if back >= 0:
+                    now = _idm(v[back], v_desired[back], back_gap + gap_t - 0.5 * back_len - 0.5 * len_t, v_t,
+                               headway[back], min_gap[back], max_accel[back], comfort_decel[back])
+                    new = _idm(v[back], v_desired[back], room, v[i], headway[back], min_gap[back],
+                               max_accel[back], comfort_decel[back])
+                    if new < -safe_decel:
+                        continue
+                    gain += politeness * (new - now)
+                elif room < max(5.0, ego_speed):
+                    continue
+            if gain > best_gain:
+                best_gain = gain
+                out[j] = side + 1
+    return out
