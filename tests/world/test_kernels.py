@@ -65,3 +65,19 @@ def test_speed_caps_respect_the_curve():
     assert np.all(caps[1:] <= np.sqrt(2.0 * radius) + 0.2)  # 2 m/s^2 lateral in the bend
     assert caps[0] > 15.0  # 100 m before the bend the cap is much higher
     assert Polyline(table.points).length > 100.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-8, 8), st.floats(-8, 8), st.floats(-3.2, 3.2), st.floats(0.3, 9.0),
+                          st.floats(0.3, 3.0)), min_size=1, max_size=15),
+       st.floats(-3.2, 3.2))
+def test_compiled_box_hits_agree_with_the_numpy_separating_axis_test(boxes, ego_yaw):
+    from cordillera.geometry import box_corners, boxes_overlap
+    from cordillera.world.kernels import box_hits
+
+    b = np.array(boxes)
+    ego = np.array([0.0, 0.0, ego_yaw, 0.0, 4.8, 1.9])
+    hits = box_hits(ego, np.ones(len(b), bool), b[:, 0], b[:, 1], b[:, 2], b[:, 3], b[:, 4])
+    want = np.flatnonzero(boxes_overlap(box_corners(0.0, 0.0, ego_yaw, 4.8, 1.9)[None],
+                                        box_corners(b[:, 0], b[:, 1], b[:, 2], b[:, 3], b[:, 4])))
+    np.testing.assert_array_equal(hits, want)

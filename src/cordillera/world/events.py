@@ -10,9 +10,8 @@ import numpy as np
 
 from cordillera.world.agents import Agents, Behavior, Flag, PathTable
 from cordillera.world.roads.map import RoadMap
-from cordillera.world.roads.routes import route_from_lanes
+from cordillera.world.roads.routes import route_from_lanes, route_offsets
 from cordillera.world.spawn import default_route
-from cordillera.world.traffic import route_offsets
 
 __all__ = ["triggered", "apply_action", "change_lane"]
 

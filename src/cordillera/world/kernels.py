@@ -349,3 +349,52 @@ def mobil_kernel(
                 best_gain = gain
                 out[j] = side + 1
     return out
+
+
+@njit(cache=True)
+def _corners(x, y, yaw, length, width):
+    c, s = math.cos(yaw), math.sin(yaw)
+    hl, hw = 0.5 * length, 0.5 * width
+    out = np.empty((4, 2))
+    for k, (a, b) in enumerate(((hl, hw), (-hl, hw), (-hl, -hw), (hl, -hw))):
+        out[k, 0] = x + c * a - s * b
+        out[k, 1] = y + s * a + c * b
+    return out
+
+
+@njit(cache=True)
+def _separated(p, q):
+    """Whether convex quads p and q (4, 2) have a separating axis among p's edge normals."""
+    for k in range(2):
+        ex = p[k + 1, 0] - p[k, 0]
+        ey = p[k + 1, 1] - p[k, 1]
+        nx, ny = -ey, ex
+        pmin, pmax, qmin, qmax = np.inf, -np.inf, np.inf, -np.inf
+        for m in range(4):
+            a = p[m, 0] * nx + p[m, 1] * ny
+            b = q[m, 0] * nx + q[m, 1] * ny
+            pmin, pmax = min(pmin, a), max(pmax, a)
+            qmin, qmax = min(qmin, b), max(qmax, b)
+        if pmax <= qmin or qmax <= pmin:
+            return True
+    return False
+
+
+@njit(cache=True)
+def box_hits(box, active, x, y, yaw, length, width):
+    """Indices of active agents whose oriented boxes overlap `box` (6,) [x, y, yaw, v, length, width].
+
+    Same separating-axis rule as geometry.boxes_overlap (touching is not overlapping).
+    """
+    ego = _corners(box[0], box[1], box[2], box[4], box[5])
+    hits = []
+    for i in range(x.shape[0]):
+        if not active[i]:
+            continue
+        reach = 0.5 * (length[i] + width[i] + box[4] + box[5])
+        if abs(x[i] - box[0]) >= reach or abs(y[i] - box[1]) >= reach:
+            continue
+        other = _corners(x[i], y[i], yaw[i], length[i], width[i])
+        if not _separated(ego, other) and not _separated(other, ego):
+            hits.append(i)
+    return np.array(hits, dtype=np.int64)

@@ -14,8 +14,7 @@ import numpy as np
 
 from cordillera.world.agents import Agents, Behavior, PathTable
 from cordillera.world.events import change_lane
-from cordillera.world.kernels import entries_kernel, mobil_kernel
-from cordillera.world.traffic import TrafficContext
+from cordillera.world.kernels import mobil_kernel
 
 _IDM = int(Behavior.IDM)
 
@@ -48,9 +47,12 @@ def _lane_tables(road) -> dict:
     return cached
 
 
-def mobil_lane_changes(ctx: TrafficContext, agents: Agents, paths: PathTable, routes: tuple, ego_box: np.ndarray,
+def mobil_lane_changes(ctx, agents: Agents, paths: PathTable, routes: tuple, entries: tuple, ego_speed: float,
                        step_index: int) -> tuple[Agents, PathTable, tuple]:
-    """Start the lane changes MOBIL asks for this step; returns (agents, paths, routes), unchanged if none."""
+    """Start the lane changes MOBIL asks for this step; returns (agents, paths, routes), unchanged if none.
+
+    ctx: the TrafficContext; entries: this step's lane occupancy (`kernels.entries_kernel`).
+    """
     cfg = ctx.config
     road = ctx.road
     due = np.flatnonzero(agents.active & agents.lane_changes & (agents.behavior == _IDM) & (agents.d == 0.0)
@@ -59,9 +61,7 @@ def mobil_lane_changes(ctx: TrafficContext, agents: Agents, paths: PathTable, ro
     if not len(due):
         return agents, paths, routes
     seg = road._segments
-    owner, e_lane, e_s, _, _, e_len, e_v = entries_kernel(
-        agents.active, agents.x, agents.y, agents.yaw, agents.v, agents.length, agents.width, ego_box,
-        seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"], seg["half_width"], seg["heading"], 0.2)
+    owner, e_lane, e_s, _, _, e_len, e_v = entries
     lanes = _lane_tables(road)
     decision = mobil_kernel(
         due, agents.x, agents.y, agents.u, agents.v, agents.length, agents.v_desired, agents.headway,
@@ -69,7 +69,7 @@ def mobil_lane_changes(ctx: TrafficContext, agents: Agents, paths: PathTable, ro
         owner, e_lane, e_s, e_len, e_v,
         lanes["left"], lanes["right"], lanes["ok"], lanes["length"], lanes["first"], lanes["last"],
         seg["start"], seg["dir"], seg["len"], seg["s0"],
-        cfg.mobil_politeness, cfg.mobil_threshold, cfg.mobil_safe_decel, _MIN_LANE_LEFT_M, float(ego_box[3]))
+        cfg.mobil_politeness, cfg.mobil_threshold, cfg.mobil_safe_decel, _MIN_LANE_LEFT_M, ego_speed)
     if not decision.any():
         return agents, paths, routes
     arrays = agents.copy_arrays()

@@ -18,12 +18,12 @@ from typing import NamedTuple
 import numpy as np
 
 from cordillera import constants as C
-from cordillera.geometry import box_corners, boxes_overlap, from_frame, to_frame
+from cordillera.geometry import from_frame, to_frame
 from cordillera.world.agents import Agents, PathTable
 from cordillera.world.controller import TrackerConfig, track
 from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axle_to_center
 from cordillera.world.events import apply_action, triggered
-from cordillera.world.lane_change import mobil_lane_changes
+from cordillera.world.kernels import box_hits
 from cordillera.world.roads import RoadMap, build_map
 from cordillera.world.roads.map import SignalState
 from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
@@ -182,14 +182,7 @@ def _collisions(state: WorldState, box: np.ndarray) -> tuple[int, ...]:
     a = state.agents
     if a.n == 0:
         return ()
-    reach = (a.length + a.width + box[4] + box[5]) / 2.0
-    near = a.active & (np.abs(a.x - box[0]) < reach) & (np.abs(a.y - box[1]) < reach)
-    idx = np.flatnonzero(near)
-    if not len(idx):
-        return ()
-    ego_c = box_corners(box[0], box[1], box[2], box[4], box[5])
-    other = box_corners(a.x[idx], a.y[idx], a.yaw[idx], a.length[idx], a.width[idx])
-    return tuple(int(i) for i in idx[boxes_overlap(ego_c[None], other)])
+    return tuple(box_hits(box, a.active, a.x, a.y, a.yaw, a.length, a.width).tolist())
 
 
 def _signals(state: WorldState) -> np.ndarray:
@@ -263,9 +256,8 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
         if arrays is not None:
             agents = Agents(names=agents.names, **arrays)
 
-    ego_box = _ego_box(state)
-    agents = step_traffic(agents, paths, world.context, ego_box, state.t, dt, state.step, world.scenario.signals_dark)
-    agents, paths, routes = mobil_lane_changes(world.context, agents, paths, routes, ego_box, state.step)
+    agents, paths, routes = step_traffic(agents, paths, routes, world.context, _ego_box(state), state.t, dt,
+                                         state.step, world.scenario.signals_dark)
     new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
                      plan_world, plan_t0, state.log)
     object.__setattr__(new, "log", state.log + (_log_step(new),))  # the new state is not shared yet

@@ -9,8 +9,7 @@ import numpy as np
 
 from cordillera.world.agents import DEFAULT_SIZE, STATIC_TYPES, AgentType, Agents, Behavior, Flag, PathTable
 from cordillera.world.roads.map import MapError, RoadMap
-from cordillera.world.roads.routes import Route, plan_route, route_from_lanes
-from cordillera.world.traffic import route_offsets
+from cordillera.world.roads.routes import Route, plan_route, route_from_lanes, route_offsets
 
 __all__ = ["default_route", "explicit_route", "spawn_agents", "SpawnResult"]
 

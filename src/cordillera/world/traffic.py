@@ -20,9 +20,10 @@ import numpy as np
 from cordillera.geometry import wrap_angle
 from cordillera.world.agents import CURVE_DECEL, Agents, Behavior, Flag, PathTable
 from cordillera.world.kernels import entries_kernel, follow_kernel, interpolate_paths, occupancy_kernel
+from cordillera.world.lane_change import mobil_lane_changes
 from cordillera.world.roads.map import Control, RoadMap, SignalState
 
-__all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "crosswalk_gaps", "idm_acceleration", "step_traffic", "route_offsets"]
+__all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "crosswalk_gaps", "idm_acceleration", "step_traffic"]
 
 
 @dataclass(frozen=True)
@@ -126,18 +127,6 @@ def build_context(road: RoadMap, walk_paths: dict[int, np.ndarray], replay: dict
     )
 
 
-def route_offsets(road: RoadMap, route) -> np.ndarray:
-    """(L,) path arc length at s = 0 of each lane on `route` (a roads.Route), NaN for lanes not on it.
-
-    A point at arc length s on lane k lies at path coordinate offsets[k] + s.
-    """
-    out = np.full(len(road.lanes), np.nan)
-    for lane_id, start, entry in zip(route.lanes, route.lane_offsets, route.entry_s):
-        if np.isnan(out[lane_id]):
-            out[lane_id] = start - entry
-    return out
-
-
 def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: float = 0.2):
     """Every (agent, lane) pair where the agent's box overlaps the lane's surface.
 
@@ -169,17 +158,17 @@ _BLINK = int(Flag.BLINK_LEFT) | int(Flag.BLINK_RIGHT)
 _FOLLOW_OUT = ("active", "flags", "u", "v", "a", "d", "d_rate", "x", "y", "yaw", "forced_decel")
 
 
-def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box: np.ndarray,
-                 t: float, dt: float, step_index: int, signals_dark: bool = False) -> Agents:
-    """Advance all agents by dt. ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle).
+def step_traffic(agents: Agents, paths: PathTable, routes: tuple, ctx: TrafficContext, ego_box: np.ndarray,
+                 t: float, dt: float, step_index: int, signals_dark: bool = False) -> tuple[Agents, PathTable, tuple]:
+    """Advance all agents by dt; returns (agents, paths, routes) (lane changes may add routes).
 
-    Arrays that an agent kind does not change are shared with the input (states are never mutated).
+    ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle to everyone). Arrays that an agent
+    kind does not change are shared with the input (states are never mutated).
     """
     cfg = ctx.config
     road = ctx.road
-    n = agents.n
-    if n == 0:
-        return agents
+    if agents.n == 0:
+        return agents, paths, routes
     act = agents.active
     beh = agents.behavior
     out: dict[str, np.ndarray] = {}
@@ -190,6 +179,8 @@ def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box:
                              seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"], seg["half_width"],
                              seg["heading"], 0.2)
     e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong = entries
+    agents, paths, routes = mobil_lane_changes(ctx, agents, paths, routes, entries, float(ego_box[3]), step_index)
+    act = agents.active
 
     # ---- lane-following agents ---------------------------------------------------------------
     ii = np.flatnonzero(act & (beh == _IDM))
@@ -221,7 +212,7 @@ def step_traffic(agents: Agents, paths: PathTable, ctx: TrafficContext, ego_box:
     if ctx.replay:
         _step_replay(ctx, agents, out, t, dt)
 
-    return agents.replace(**out) if out else agents
+    return (agents.replace(**out) if out else agents), paths, routes
 
 
 def _signal_states(road: RoadMap, t: float, dark: bool) -> np.ndarray:

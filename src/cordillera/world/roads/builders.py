@@ -14,6 +14,7 @@ lane of its direction, higher indices go towards the centre of the road.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, ClassVar
@@ -591,7 +592,20 @@ BUILDERS: dict[str, Callable[[dict | None], RoadMap]] = {
 
 
 def build_map(name: str, params: dict | None = None) -> RoadMap:
-    """Build a registered map by name; MapError listing the known names for an unknown one."""
+    """Build a registered map by name; MapError listing the known names for an unknown one.
+
+    Maps are immutable, so the same (name, parameters) returns the same RoadMap object from a small
+    cache: episode resets then reuse its lazily built drivable area, segment tables and raster tiles.
+    """
     if name not in BUILDERS:
         raise MapError(f"unknown map builder {name!r}; known: {', '.join(sorted(BUILDERS))}")
-    return BUILDERS[name](params)
+    key = tuple(sorted((params or {}).items()))
+    try:
+        return _cached_build(name, key)
+    except TypeError:  # unhashable parameter values: let the builder report them
+        return BUILDERS[name](params)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_build(name: str, key: tuple) -> RoadMap:
+    return BUILDERS[name](dict(key))

@@ -21,7 +21,7 @@ import numpy as np
 from cordillera.geometry import Polyline, rotate
 from cordillera.world.roads.map import MapError, RoadMap
 
-__all__ = ["Route", "route_from_lanes", "plan_route", "plan_route_by_turns", "route_waypoints", "navigation_text"]
+__all__ = ["Route", "route_from_lanes", "route_offsets", "plan_route", "plan_route_by_turns", "route_waypoints", "navigation_text"]
 
 LANE_CHANGE_COST_M = 20.0  # [m] extra route cost per lane change, so routes change lanes only when needed
 LANE_CHANGE_MAX_M = 40.0  # [m] longest lane-change manoeuvre drawn on the path
@@ -217,3 +217,15 @@ def navigation_text(road: RoadMap, route: Route, s_on_path: float) -> str:
         metres = _rounded(max(remaining, 0.0))
         return "arrive at the destination now" if metres == 0 else f"arrive at the destination in {metres} m"
     return "follow the road"
+
+
+def route_offsets(road: RoadMap, route) -> np.ndarray:
+    """(L,) path arc length at s = 0 of each lane on `route` (a roads.Route), NaN for lanes not on it.
+
+    A point at arc length s on lane k lies at path coordinate offsets[k] + s.
+    """
+    out = np.full(len(road.lanes), np.nan)
+    for lane_id, start, entry in zip(route.lanes, route.lane_offsets, route.entry_s):
+        if np.isnan(out[lane_id]):
+            out[lane_id] = start - entry
+    return out
