@@ -8,7 +8,7 @@ LQR tracking as in nuPlan's tracker, on the kinematic bicycle of `dynamics`:
   curvature) and its rate as feedforward. Weights on lateral acceleration and jerk keep corrections
   gentle at speed.
 Gains are solved once per (config, wheelbase, dt) for a table of speeds (cached) and interpolated in
-speed; one `track` call is plain-float arithmetic on a window of ~7 plan poses (~25 us).
+speed; one `track` call is compiled (numba) float arithmetic on a window of ~7 plan poses (~4 us).
 
 CPU example (one step of the closed loop):
 
@@ -28,17 +28,18 @@ benchmark references used by the tests and `benchmarks/tracking_error.py`.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit
 from scipy.linalg import solve_discrete_are
 
 from cordillera import constants as C
 from cordillera.geometry import Polyline, wrap_angle
 from cordillera.world.dynamics import EgoState, VehicleParams, accel_curvature_to_poses, forward
+from cordillera.world.types import validate_plan_array
 
 __all__ = [
     "TrackerConfig",
@@ -51,6 +52,7 @@ __all__ = [
 
 _MIN_SEGMENT_M = 1e-6  # [m] shorter plan steps are standstill: their direction is the pose's yaw
 _TWO_PI = 2.0 * math.pi
+_PLAN_DT = C.DT  # [s] spacing of plan poses
 _START_CHECK_STEPS = 10  # a plan slow now but moving this many steps later is pulling away, not standing
 _START_DISTANCE_M = 0.2  # [m] how far it must move in that time
 
@@ -97,21 +99,7 @@ class TrackerConfig:
             raise ValueError("TrackerConfig look-ahead times must be <= 2.0 s")
 
 
-def validate_plan_poses(poses: np.ndarray) -> np.ndarray:
-    """Check plan poses and return them as a (64, 3) float64 array [x, y, yaw].
-
-    Raises ValueError naming the problem: not numeric, wrong shape, NaN or inf (with the first bad index).
-    """
-    try:
-        arr = np.asarray(poses, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"plan poses must be a numeric array of shape ({C.PLAN_STEPS}, 3): {err}") from None
-    if arr.shape != (C.PLAN_STEPS, 3):
-        raise ValueError(f"plan poses must have shape ({C.PLAN_STEPS}, 3), got {arr.shape}")
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise ValueError(f"plan poses contain NaN or inf at index {bad}")
-    return arr
+validate_plan_poses = validate_plan_array  # one plan check for the whole project (types.py)
 
 
 def _dlqr(a: np.ndarray, b: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -128,6 +116,14 @@ class _Gains:
     speed: float  # [1/s]
     window: int  # plan poses read around the current time
     span: int  # half-width, in segments, of the speed and curvature estimates
+
+    @functools.cached_property
+    def speed_table(self) -> np.ndarray:
+        return np.array(self.speeds)
+
+    @functools.cached_property
+    def lateral_table(self) -> np.ndarray:
+        return np.array(self.lateral)
 
 
 @functools.lru_cache(maxsize=64)
@@ -164,6 +160,7 @@ def track(
     params: VehicleParams,
     config: TrackerConfig,
     dt: float,
+    validate: bool = True,
 ) -> tuple[float, float]:
     """Commands (acceleration [m/s^2], steering rate [rad/s]) that follow a plan from time t for one step dt.
 
@@ -172,137 +169,167 @@ def track(
     may be several steps old. Before pose 0 the plan is extrapolated from its first poses (not from the
     ego, so that the errors to the plan stay observable); past its last pose the plan stands there.
     Commands are not clipped here; `forward` applies the actuator limits. Pure function of its inputs.
+    validate=False skips the plan checks for a caller that checked the plan when it arrived (the simulator).
     """
-    poses = validate_plan_poses(plan_world)
+    poses = validate_plan_poses(plan_world) if validate else plan_world
     gains = _gains(config, params.wheelbase_m, dt)
     now = (t - plan_t0) / C.DT - 1.0  # fractional pose index of the current time
     if now < -1.0 - 1e-6:
         raise ValueError(f"plan was requested at {plan_t0} s, after the current time {t} s")
-    now = min(now, C.PLAN_STEPS - 1.0)
-    width = gains.window
-    lo = min(max(math.floor(now) - 2, -1), C.PLAN_STEPS - width)
+    return _track_kernel(
+        poses, min(now, C.PLAN_STEPS - 1.0), state.x, state.y, state.yaw, state.v, state.steer,
+        gains.window, gains.span, gains.station, gains.speed, gains.speed_table, gains.lateral_table,
+        config.speed_lookahead_s, config.steer_preview_s, config.stop_speed, config.max_station_error_m,
+        params.wheelbase_m, dt,
+    )
+
+
+@njit(cache=True)
+def _track_kernel(poses, now, x, y, yaw, v, steer, width, span, k_station, k_speed, speed_table, lateral_table,
+                  speed_lookahead_s, steer_preview_s, stop_speed, max_station_error, wheelbase, dt):
+    """The body of `track`, compiled: plain float arithmetic on a window of `width` plan poses."""
+    n_poses = poses.shape[0]
+    lo = min(max(math.floor(now) - 2, -1), n_poses - width)
+    rows = np.empty((width, 3))
     if lo >= 0:
-        rows = poses[lo : lo + width].tolist()
+        rows[:] = poses[lo:lo + width]
     else:  # the current time is before pose 0: add pose -1, at the request time
-        rows = poses[: width - 1].tolist()
-        rows.insert(0, _pose_before(rows[0], rows[1], rows[2]))
+        rows[1:] = poses[:width - 1]
+        rows[0] = _pose_before(rows[1], rows[2], rows[3])
     q = now - lo  # current time as an index into the window
-    plan_end = C.PLAN_STEPS - 1 - lo  # window index of the plan's last pose
+    plan_end = n_poses - 1 - lo  # window index of the plan's last pose
 
     # Segments of the window: unit direction and length; arc length and accumulated turn at each pose.
-    ux, uy, length, arc, turn = [], [], [], [0.0], [0.0]
-    for (x0, y0, h0), (x1, y1, h1) in zip(rows, rows[1:]):
-        dx, dy = x1 - x0, y1 - y0
+    n_seg = width - 1
+    ux = np.empty(n_seg)
+    uy = np.empty(n_seg)
+    length = np.empty(n_seg)
+    arc = np.zeros(width)
+    turn = np.zeros(width)
+    for k in range(n_seg):
+        dx = rows[k + 1, 0] - rows[k, 0]
+        dy = rows[k + 1, 1] - rows[k, 1]
         seg = math.hypot(dx, dy)
         if seg > _MIN_SEGMENT_M:
-            ux.append(dx / seg)
-            uy.append(dy / seg)
+            ux[k] = dx / seg
+            uy[k] = dy / seg
         else:  # standing still: the pose's heading gives the direction
             seg = 0.0
-            ux.append(math.cos(h0))
-            uy.append(math.sin(h0))
-        length.append(seg)
-        arc.append(arc[-1] + seg)
-        turn.append(turn[-1] + (h1 - h0 + math.pi) % _TWO_PI - math.pi)
-    last = width - 2  # last segment
+            ux[k] = math.cos(rows[k, 2])
+            uy[k] = math.sin(rows[k, 2])
+        length[k] = seg
+        arc[k + 1] = arc[k] + seg
+        turn[k + 1] = turn[k] + (rows[k + 1, 2] - rows[k, 2] + math.pi) % _TWO_PI - math.pi
+    last = n_seg - 1  # last segment
 
-    # Speed and curvature of each segment, differenced over `gains.span` segments centred on it.
-    speed, curv = [], []
-    for k in range(width - 1):
-        h = min(gains.span, k, last - k)
-        a, b = k - h, k + 1 + h
+    # Speed and curvature of each segment, differenced over `span` segments centred on it.
+    speed = np.empty(n_seg)
+    curv = np.empty(n_seg)
+    for k in range(n_seg):
+        h = min(span, k, last - k)
+        a = k - h
+        b = k + 1 + h
         ds = arc[b] - arc[a]
-        speed.append(ds / ((b - a) * C.DT))
-        curv.append((turn[b] - turn[a]) / ds if ds > _MIN_SEGMENT_M else 0.0)
+        speed[k] = ds / ((b - a) * _PLAN_DT)
+        curv[k] = (turn[b] - turn[a]) / ds if ds > _MIN_SEGMENT_M else 0.0
 
     # Project the rear axle onto the window's path; the first and last segments extend without end.
-    best = math.inf
+    best = np.inf
     j = 0
-    along = cross = 0.0
-    for k in range(width - 1):
-        rx, ry = state.x - rows[k][0], state.y - rows[k][1]
+    along = 0.0
+    cross = 0.0
+    for k in range(n_seg):
+        rx = x - rows[k, 0]
+        ry = y - rows[k, 1]
         a = rx * ux[k] + ry * uy[k]
         c = ux[k] * ry - uy[k] * rx
-        clamped = a if (k == 0 and a < 0.0) or (k == last and a > length[k]) else min(max(a, 0.0), length[k])
+        if (k == 0 and a < 0.0) or (k == last and a > length[k]):
+            clamped = a
+        else:
+            clamped = min(max(a, 0.0), length[k])
         dist2 = (a - clamped) ** 2 + c * c
         if dist2 < best:
             best, j, along, cross = dist2, k, clamped, c
     s_ego = arc[j] + along
     frac = min(max(along / length[j], 0.0), 1.0) if length[j] > 0.0 else 0.0
-    heading_ref = rows[j][2] + frac * (turn[j + 1] - turn[j])
+    heading_ref = rows[j, 2] + frac * (turn[j + 1] - turn[j])
 
     # Longitudinal. Past the plan's last pose the plan stands there.
-    def speed_at(index: float) -> float:
-        return max(_at_index(speed, index), 0.0) if index < plan_end else 0.0
-
     k = min(max(math.floor(q), 0), last)
     s_ref = arc[k] + (q - k) * length[k]
-    v_ref = speed_at(q)
-    v_ahead = speed_at(q + config.speed_lookahead_s / C.DT)
-    v = state.v
-    i_now = min(max(math.floor(now) + 1, 0), C.PLAN_STEPS - 1)
-    i_later = min(i_now + _START_CHECK_STEPS, C.PLAN_STEPS - 1)
-    starting = math.hypot(*(poses[i_later, :2] - poses[i_now, :2])) > _START_DISTANCE_M
-    if v_ref < config.stop_speed and v_ahead < config.stop_speed and not starting:  # the plan stands
-        if v < config.stop_speed:
+    v_ref = max(_at_index(speed, q), 0.0) if q < plan_end else 0.0
+    q_ahead = q + speed_lookahead_s / _PLAN_DT
+    v_ahead = max(_at_index(speed, q_ahead), 0.0) if q_ahead < plan_end else 0.0
+    i_now = min(max(math.floor(now) + 1, 0), n_poses - 1)
+    i_later = min(i_now + _START_CHECK_STEPS, n_poses - 1)
+    starting = math.hypot(poses[i_later, 0] - poses[i_now, 0], poses[i_later, 1] - poses[i_now, 1]) > _START_DISTANCE_M
+    if v_ref < stop_speed and v_ahead < stop_speed and not starting:  # the plan stands
+        if v < stop_speed:
             return -v / dt, 0.0  # stop within this step and hold; the steering stays where it is
         # Brake evenly to the point where the plan stands (the window's end); at or past it, stop now.
-        gap = arc[-1] - s_ego
+        gap = arc[width - 1] - s_ego
         accel = -v / dt if gap <= 0.5 * v * dt else -v * v / (2.0 * gap)
     else:
-        a_ref = (v_ahead - v_ref) / config.speed_lookahead_s
-        limit = config.max_station_error_m
-        e_station = min(max(s_ego - s_ref, -limit), limit)
-        accel = a_ref - gains.station * e_station - gains.speed * (v - v_ref)
+        a_ref = (v_ahead - v_ref) / speed_lookahead_s
+        e_station = min(max(s_ego - s_ref, -max_station_error), max_station_error)
+        accel = a_ref - k_station * e_station - k_speed * (v - v_ref)
 
     # Lateral: reference steering from the path curvature at (or a little ahead of) the rear axle, and the
     # steering rate that keeps up with it over the step as feedforward.
     ego_index = j + (along / length[j] if length[j] > 0.0 else 0.0)
-    preview = ego_index + config.steer_preview_s / C.DT
-    steer_ref = math.atan(params.wheelbase_m * _at_index(curv, preview))
-    steer_next = math.atan(params.wheelbase_m * _at_index(curv, preview + dt / C.DT))
-    e_heading = (state.yaw - heading_ref + math.pi) % _TWO_PI - math.pi
-    k_lat, k_head, k_steer = _interpolate_gain(gains, v)
-    feedback = k_lat * cross + k_head * e_heading + k_steer * (state.steer - steer_ref)
+    preview = ego_index + steer_preview_s / _PLAN_DT
+    steer_ref = math.atan(wheelbase * _at_index(curv, preview))
+    steer_next = math.atan(wheelbase * _at_index(curv, preview + dt / _PLAN_DT))
+    e_heading = (yaw - heading_ref + math.pi) % _TWO_PI - math.pi
+    k_lat, k_head, k_steer = _interpolate_gain(speed_table, lateral_table, v)
+    feedback = k_lat * cross + k_head * e_heading + k_steer * (steer - steer_ref)
     return accel, (steer_next - steer_ref) / dt - feedback
 
 
-def _at_index(values: list[float], index: float) -> float:
+@njit(cache=True)
+def _at_index(values, index):
     """Piecewise-linear value at a window index, for per-segment values placed at segment centres k + 0.5.
 
     Extrapolates linearly by up to one segment past either end of the window.
     """
     m = index - 0.5
-    k = min(max(math.floor(m), 0), len(values) - 2)
+    k = min(max(math.floor(m), 0), values.shape[0] - 2)
     w = min(max(m - k, -1.0), 2.0)
     return values[k] + w * (values[k + 1] - values[k])
 
 
-def _pose_before(p0: list[float], p1: list[float], p2: list[float]) -> list[float]:
+@njit(cache=True)
+def _pose_before(p0, p1, p2):
     """Pose one step before p0, extrapolating the speed and curvature of the first two steps linearly."""
     len0 = math.hypot(p1[0] - p0[0], p1[1] - p0[1])
     len1 = math.hypot(p2[0] - p1[0], p2[1] - p1[1])
+    out = p0.copy()
     if len0 <= _MIN_SEGMENT_M:
-        return list(p0)
+        return out
     curv0 = ((p1[2] - p0[2] + math.pi) % _TWO_PI - math.pi) / len0
     curv1 = ((p2[2] - p1[2] + math.pi) % _TWO_PI - math.pi) / len1 if len1 > _MIN_SEGMENT_M else curv0
     back = max(2.0 * len0 - len1, 0.0)
     turn = (2.0 * curv0 - curv1) * back
     chord = p0[2] - 0.5 * turn
-    return [p0[0] - back * math.cos(chord), p0[1] - back * math.sin(chord), p0[2] - turn]
+    out[0] = p0[0] - back * math.cos(chord)
+    out[1] = p0[1] - back * math.sin(chord)
+    out[2] = p0[2] - turn
+    return out
 
 
-def _interpolate_gain(gains: _Gains, v: float) -> tuple[float, float, float]:
+@njit(cache=True)
+def _interpolate_gain(speeds, lateral, v):
     """Lateral gains at speed v [m/s], linear between the scheduled speeds and held beyond them."""
-    speeds = gains.speeds
+    n = speeds.shape[0]
     if v <= speeds[0]:
-        return gains.lateral[0]
-    if v >= speeds[-1]:
-        return gains.lateral[-1]
-    i = bisect.bisect_right(speeds, v) - 1
+        return lateral[0, 0], lateral[0, 1], lateral[0, 2]
+    if v >= speeds[n - 1]:
+        return lateral[n - 1, 0], lateral[n - 1, 1], lateral[n - 1, 2]
+    i = np.searchsorted(speeds, v, side="right") - 1
     w = (v - speeds[i]) / (speeds[i + 1] - speeds[i])
-    lo, hi = gains.lateral[i], gains.lateral[i + 1]
-    return (lo[0] + w * (hi[0] - lo[0]), lo[1] + w * (hi[1] - lo[1]), lo[2] + w * (hi[2] - lo[2]))
+    return (lateral[i, 0] + w * (lateral[i + 1, 0] - lateral[i, 0]),
+            lateral[i, 1] + w * (lateral[i + 1, 1] - lateral[i, 1]),
+            lateral[i, 2] + w * (lateral[i + 1, 2] - lateral[i, 2]))
 
 
 # ---------------------------------------------------------------------------------------------------------

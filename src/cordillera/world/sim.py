@@ -236,7 +236,8 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
         plan_world, plan_t0 = _hold_plan(state.ego), state.t
 
     # ego: track the plan, integrate the vehicle model
-    accel_cmd, steer_rate_cmd = track(state.ego, plan_world, plan_t0, state.t, cfg.vehicle, cfg.tracker, dt)
+    accel_cmd, steer_rate_cmd = track(state.ego, plan_world, plan_t0, state.t, cfg.vehicle, cfg.tracker, dt,
+                                      validate=False)  # checked by Plan when it arrived
     ego = forward(state.ego, accel_cmd, steer_rate_cmd, cfg.vehicle, dt)
 
     # scripted events (triggers read the state at the start of the step)

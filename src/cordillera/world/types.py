@@ -21,18 +21,19 @@ class PlanError(ValueError):
     """A plan has the wrong shape or non-finite values."""
 
 
-def validate_plan_array(poses: Any, name: str = "plan.poses") -> np.ndarray:
-    """Return poses as a (64, 3) float64 array or raise PlanError naming the problem."""
+def validate_plan_array(poses: Any, name: str = "plan poses") -> np.ndarray:
+    """Return poses as a (64, 3) float64 array [x, y, yaw] or raise PlanError naming the problem
+    (not numeric, wrong shape, or the first pose index holding NaN or inf)."""
     try:
         arr = np.asarray(poses, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise PlanError(f"{name}: not a numeric array ({exc})") from None
+        raise PlanError(f"{name} must be a numeric array of shape ({C.PLAN_STEPS}, 3): {exc}") from None
     if arr.shape != (C.PLAN_STEPS, 3):
-        raise PlanError(f"{name}: must have shape ({C.PLAN_STEPS}, 3) [x, y, yaw], got {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        step, col = np.argwhere(bad)[0]
-        raise PlanError(f"{name}: contains NaN or inf at step {step}, column {('x', 'y', 'yaw')[col]} ({arr[step, col]})")
+        raise PlanError(f"{name} must have shape ({C.PLAN_STEPS}, 3), got {arr.shape}")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise PlanError(f"{name} contain NaN or inf at index {bad}")
     return arr
 
 
