@@ -6,7 +6,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cordillera.geometry import Polyline
 from cordillera.world.agents import PathTable
 from cordillera.world.kernels import interpolate_paths
 from cordillera.world.roads import build_map
@@ -54,17 +53,6 @@ def test_packed_path_interpolation_matches_polyline(u):
         want_xy, want_h = pl.interpolate(u)
         np.testing.assert_allclose(xy[0], want_xy, atol=1e-9)
         np.testing.assert_allclose(heading[0], want_h, atol=1e-9)
-
-
-def test_speed_caps_respect_the_curve():
-    radius = 20.0
-    theta = np.linspace(0, np.pi / 2, 60)
-    arc = np.stack([radius * np.sin(theta), radius * (1 - np.cos(theta))], -1)
-    table = PathTable.pack([np.concatenate([[[-100.0, 0.0]], arc])])
-    caps = table.speed_cap
-    assert np.all(caps[1:] <= np.sqrt(2.0 * radius) + 0.2)  # 2 m/s^2 lateral in the bend
-    assert caps[0] > 15.0  # 100 m before the bend the cap is much higher
-    assert Polyline(table.points).length > 100.0
 
 
 @settings(max_examples=60, deadline=None)

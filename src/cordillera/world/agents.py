@@ -6,7 +6,6 @@ batch of worlds can later be stacked along a new leading axis.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, fields
 from enum import IntEnum
 
@@ -113,9 +112,16 @@ class PathTable:
         return PathTable(np.concatenate(pts), np.concatenate(ss), np.array(start), np.array(end), np.array(base),
                          np.array(length), np.concatenate(caps))
 
-    def paths(self) -> list[np.ndarray]:
-        """The packed polylines, unpacked: a list of (P_k, 2) arrays."""
-        return [self.points[a:b] for a, b in zip(self.start, self.end)]
+    def append(self, points: np.ndarray) -> "PathTable":
+        """A new table with one more path at index len(start) (the existing paths are not re-packed)."""
+        tail = PathTable.pack([points])
+        offset = self.base[-1] + self.length[-1] + 1.0 if len(self.base) else 0.0
+        n = len(self.points)
+        return PathTable(np.concatenate([self.points, tail.points]), np.concatenate([self.s, tail.s + offset]),
+                         np.concatenate([self.start, tail.start + n]), np.concatenate([self.end, tail.end + n]),
+                         np.concatenate([self.base, tail.base + offset]), np.concatenate([self.length, tail.length]),
+                         np.concatenate([self.speed_cap, tail.speed_cap]))
+
 
 
 @dataclass(frozen=True)
@@ -163,9 +169,9 @@ class Agents:
 
     def replace(self, **changes) -> "Agents":
         """A new Agents with some arrays swapped (no validation: the hot path of every step)."""
-        new = copy.copy(self)
-        for name, value in changes.items():
-            object.__setattr__(new, name, value)
+        new = object.__new__(Agents)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
         return new
 
     def copy_arrays(self) -> dict[str, np.ndarray]:

@@ -51,7 +51,7 @@ def change_lane(road: RoadMap, arrays: dict, paths: PathTable, routes: tuple, in
     if new_route in routes:
         k = routes.index(new_route)
     else:
-        paths = PathTable.pack(paths.paths() + [route_obj.path.points])
+        paths = paths.append(route_obj.path.points)
         routes = routes + (new_route,)
         k = len(routes) - 1
     arrays["path"][index] = k

@@ -290,21 +290,28 @@ def _project_on_lane(x, y, seg_start, seg_dir, seg_len, seg_s0, first, last):
 
 @njit(cache=True)
 def mobil_kernel(
-    due, x, y, u, v, length, v_desired, headway, min_gap, max_accel, comfort_decel, route_offset,
+    first, period, active, lane_changes, behavior, idm_code, d, forced_decel, min_speed,
+    x, y, u, v, length, v_desired, headway, min_gap, max_accel, comfort_decel, route_offset,
     e_owner, e_lane, e_s, e_len, e_v,
     lane_left, lane_right, lane_ok, lane_length, lane_seg_first, lane_seg_last,
     seg_start, seg_dir, seg_len, seg_s0,
     politeness, threshold, safe_decel, min_lane_left, ego_speed,
 ):
-    """MOBIL decision for each agent in `due`: 0 stay, 1 change left, 2 change right.
+    """MOBIL decisions for the agents whose turn it is (index first, first + period, ...): an array of
+    (agent, choice) rows, choice 1 = change left, 2 = change right; agents that stay are not listed.
 
-    lane_ok[l]: lane l is a driving lane outside junctions (a legal target). The ego (owner -1) is treated
-    as a follower that must keep a one-second gap, not as a model to be made to brake.
+    Only active lane-following agents with lane changes enabled, not already changing lanes, faster than
+    min_speed and not braking on a script are considered. lane_ok[l]: lane l is a driving lane outside
+    junctions (a legal target). The ego (owner -1) is treated as a follower that must keep a one-second
+    gap, not as a model to be made to brake.
     """
-    out = np.zeros(due.shape[0], np.int64)
+    rows = []
     n_lanes = lane_length.shape[0]
-    for j in range(due.shape[0]):
-        i = due[j]
+    for i in range(first, x.shape[0], period):
+        if not (active[i] and lane_changes[i] and behavior[i] == idm_code and d[i] == 0.0
+                and v[i] > min_speed and forced_decel[i] == 0.0):
+            continue
+        choice = 0
         here, here_off = -1, -np.inf
         for la in range(n_lanes):  # the route lane the agent is on: the last one started
             off = route_offset[i, la]
@@ -347,7 +354,13 @@ def mobil_kernel(
                     continue
             if gain > best_gain:
                 best_gain = gain
-                out[j] = side + 1
+                choice = side + 1
+        if choice:
+            rows.append((i, choice))
+    out = np.empty((len(rows), 2), np.int64)
+    for k in range(len(rows)):
+        out[k, 0] = rows[k][0]
+        out[k, 1] = rows[k][1]
     return out
 
 

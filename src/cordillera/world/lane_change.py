@@ -55,26 +55,22 @@ def mobil_lane_changes(ctx, agents: Agents, paths: PathTable, routes: tuple, ent
     """
     cfg = ctx.config
     road = ctx.road
-    due = np.flatnonzero(agents.active & agents.lane_changes & (agents.behavior == _IDM) & (agents.d == 0.0)
-                         & (agents.v > _MIN_SPEED) & (agents.forced_decel == 0.0)
-                         & ((np.arange(agents.n) + step_index) % cfg.mobil_period_steps == 0))
-    if not len(due):
-        return agents, paths, routes
     seg = road._segments
     owner, e_lane, e_s, _, _, e_len, e_v = entries
     lanes = _lane_tables(road)
-    decision = mobil_kernel(
-        due, agents.x, agents.y, agents.u, agents.v, agents.length, agents.v_desired, agents.headway,
+    decisions = mobil_kernel(
+        (-step_index) % cfg.mobil_period_steps, cfg.mobil_period_steps, agents.active, agents.lane_changes,
+        agents.behavior, _IDM, agents.d, agents.forced_decel, _MIN_SPEED,
+        agents.x, agents.y, agents.u, agents.v, agents.length, agents.v_desired, agents.headway,
         agents.min_gap, agents.max_accel, agents.comfort_decel, agents.route_offset,
         owner, e_lane, e_s, e_len, e_v,
         lanes["left"], lanes["right"], lanes["ok"], lanes["length"], lanes["first"], lanes["last"],
         seg["start"], seg["dir"], seg["len"], seg["s0"],
         cfg.mobil_politeness, cfg.mobil_threshold, cfg.mobil_safe_decel, _MIN_LANE_LEFT_M, ego_speed)
-    if not decision.any():
+    if not len(decisions):
         return agents, paths, routes
     arrays = agents.copy_arrays()
-    for i, choice in zip(due, decision):
-        if choice:
-            direction = "left" if choice == 1 else "right"
-            paths, routes = change_lane(road, arrays, paths, routes, int(i), direction, cfg.lane_change_duration_s)
+    for i, choice in decisions:
+        direction = "left" if choice == 1 else "right"
+        paths, routes = change_lane(road, arrays, paths, routes, int(i), direction, cfg.lane_change_duration_s)
     return Agents(names=agents.names, **arrays), paths, routes
