@@ -63,3 +63,26 @@ def test_goal_lane_route_with_a_lane_change(scenario_factory):
 def test_bad_placements_name_the_agent(scenario_factory, agent, message):
     with pytest.raises(ValueError, match=message):
         sim.reset(scenario_factory(agents=[agent]), 0)
+
+
+def test_background_pedestrians_stay_on_sidewalks_and_crosswalks(scenario_factory):
+    import shapely
+
+    sc = scenario_factory("intersection", {}, ego={"lane": "south_in.1", "s": 20.0, "speed": 0.0},
+                          traffic={"pedestrians": 30}, duration=30.0)
+    state = sim.reset(sc, 2)
+    road = state.road
+    walkable = shapely.union_all(
+        [shapely.buffer(shapely.LineString(sw.path.points), sw.width / 2 + 0.3) for sw in road.sidewalks]
+        + [shapely.Polygon(cw.polygon).buffer(0.3) for cw in road.crosswalks])
+    peds = np.flatnonzero(state.agents.type == AgentType.PEDESTRIAN)
+    assert len(peds) == 30
+    crossed = set()
+    for _ in range(300):
+        state = sim.step(state)
+        a = state.agents
+        assert shapely.contains_xy(walkable, a.x[peds], a.y[peds]).all()
+        for cw in road.crosswalks:
+            inside = shapely.contains_xy(shapely.Polygon(cw.polygon), a.x[peds], a.y[peds])
+            crossed.update(peds[inside].tolist())
+    assert crossed  # some of them crossed the road at a crosswalk

@@ -218,3 +218,21 @@ def test_mobil_overtakes_a_slow_leader_and_keeps_its_lane_otherwise(scenario_fac
     assert a.y[fast] == pytest.approx(lane_y["main.0"]) or a.y[fast] == pytest.approx(lane_y["main.2"])
     assert a.y[alone] == pytest.approx(lane_y["main.0"])  # no reason to move
     assert not a.flags[fast] & (16 | 32)  # blinkers off after the manoeuvre
+
+
+def test_replayed_agent_follows_its_recording_and_leaves_at_the_end(scenario_factory):
+    traj = [[20.0 + 3.0 * k, -1.75, 0.0] for k in range(16)]  # 15 m/s for 3 s, recorded at 0.2 s
+    sc = scenario_factory(ego={"lane": "fwd.0", "s": 5.0, "speed": 0.0}, duration=5.0,
+                          agents=[{"id": "log", "position": [20.0, -1.75],
+                                   "behavior": {"kind": "replay", "trajectory": traj, "replay_dt": 0.2}}])
+    state = sim.reset(sc, 0)
+    i = agent(state, "log")
+    for _ in range(13):  # t = 1.3 s: half-way between recorded poses 6 and 7
+        state = sim.step(state)
+    assert state.agents.x[i] == pytest.approx(20.0 + 3.0 * 6.5)
+    assert state.agents.v[i] == pytest.approx(15.0)
+    for _ in range(17):  # t = 3.0 s: the last recorded pose
+        state = sim.step(state)
+    assert state.agents.active[i] and state.agents.x[i] == pytest.approx(65.0)
+    state = sim.step(state)
+    assert not state.agents.active[i]  # the recording ended

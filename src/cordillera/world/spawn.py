@@ -169,8 +169,42 @@ def spawn_agents(scenario, road: RoadMap, traffic_rng: np.random.Generator, ego_
             ))
             placed += 1
 
+    for k, path in enumerate(_pedestrian_paths(road, tspec, traffic_rng)):
+        index = len(rows)
+        walk_paths[index] = path
+        speed = float(traffic_rng.uniform(*tspec.walking_speed_range))
+        rows.append(dict(
+            name=f"pedestrian_{k}", type=AgentType.PEDESTRIAN, behavior=Behavior.WALK, active=True,
+            size=DEFAULT_SIZE[AgentType.PEDESTRIAN], v=speed, v_desired=speed, flags=0, beh=None,
+            path=add_path(path), u=0.0, d=0.0, offsets=np.full(len(road.lanes), np.nan),
+            x=path[0, 0], y=path[0, 1], yaw=float(np.arctan2(*(path[1] - path[0])[::-1])),
+        ))
+
     return SpawnResult(_to_arrays(rows, len(road.lanes)), PathTable.pack(path_list), tuple(routes),
                        walk_paths, replay, replay_dt)
+
+
+def _pedestrian_paths(road: RoadMap, tspec, rng: np.random.Generator) -> list[np.ndarray]:
+    """Walking routes for background pedestrians: along a sidewalk from a random point to its end, then
+    across a crosswalk that starts there, if any (walkers wait there for the walk phase)."""
+    if not tspec.pedestrians or not road.sidewalks:
+        return []
+    ends = [(cw.start, cw.end) for cw in road.crosswalks] + [(cw.end, cw.start) for cw in road.crosswalks]
+    out = []
+    for _ in range(tspec.pedestrians):
+        walk = road.sidewalks[int(rng.integers(len(road.sidewalks)))].path
+        forward = bool(rng.integers(2))
+        s0 = float(rng.uniform(0.0, 0.8 * walk.length))
+        s = np.linspace(s0, walk.length, max(2, int((walk.length - s0) // 5.0) + 2))
+        pts = walk.interpolate(s if forward else walk.length - s)[0]
+        near = [(a, b) for a, b in ends if np.hypot(*(a - pts[-1])) < 5.0]
+        if near:
+            a, b = near[int(rng.integers(len(near)))]
+            pts = np.concatenate([pts, [a, b]])
+        keep = np.concatenate([[True], np.hypot(*np.diff(pts, axis=0).T) > 1e-6])
+        if keep.sum() >= 2:
+            out.append(pts[keep])
+    return out
 
 
 def _to_arrays(rows: list[dict], n_lanes: int) -> Agents:
