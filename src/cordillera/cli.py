@@ -1,6 +1,7 @@
 """`cordillera <verb>`: thin entry points over the library.
 
     cordillera sim highway --seed 0 --policy lane_follower --video out/highway.mp4 --json
+    cordillera scenarios list --suite test --json
 
 Bad input (unknown scenario or policy, malformed files, invalid values) prints one clear line to stderr
 and exits with code 2.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -21,6 +23,8 @@ class UsageError(Exception):
 
 
 def _sim(args: argparse.Namespace) -> int:
+    if args.cameras and not args.video:
+        raise UsageError("--cameras needs --video (the camera images go into the video)")
     from cordillera.policies import UnknownPolicyError, make_policy
     from cordillera.scenarios.builtin import resolve_scenario
     from cordillera.world import sim
@@ -29,18 +33,22 @@ def _sim(args: argparse.Namespace) -> int:
     try:
         scenario = resolve_scenario(args.scenario)
         policy = make_policy(args.policy)
+        config = sim.SimConfig(duration_s=args.duration)
+        # reset once up front: map parameters, lane names and placements the builders reject (MapError,
+        # ScenarioError, other ValueErrors) are the user's to fix; errors later in the rollout are bugs
+        state = sim.reset(scenario, args.seed, config)
     except (UnknownPolicyError, ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    config = sim.SimConfig(duration_s=args.duration) if args.duration else sim.SimConfig()
-    try:
-        final, wall = timed_rollout(scenario, policy, seed=args.seed, config=config, policy_hz=args.policy_hz)
-    except ValueError as exc:  # map or scenario values the builders reject
-        raise UsageError(str(exc)) from None
+    policy.reset({"scenario": scenario.name, "seed": state.world.seed})
+    final, wall = timed_rollout(scenario, policy, policy_hz=args.policy_hz, state=state)
     summary = summarize(final, wall)
     if args.video:
         from cordillera.world.render.video import render_rollout_video
 
-        summary["video"] = str(render_rollout_video(final, Path(args.video)))
+        from cordillera.world.render.rig import default_rig
+
+        rig = default_rig() if args.cameras else None
+        summary["video"] = str(render_rollout_video(final, Path(args.video), cameras=rig))
     if args.save_state:
         from cordillera.world.state_io import save_state
 
@@ -53,21 +61,135 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policies(args: argparse.Namespace) -> int:
+    from cordillera.policies import policy_names
+
+    print("\n".join(policy_names()))
+    return 0
+
+
+def _scenarios_list(args: argparse.Namespace) -> int:
+    from cordillera.scenarios.library import family_listing
+    from cordillera.scenarios.schema import ScenarioError
+    from cordillera.scenarios.suites import get_suite
+
+    if args.suite is not None:
+        try:
+            suite = get_suite(args.suite)
+        except ScenarioError as exc:
+            raise UsageError(str(exc)) from None
+        if args.json:
+            print(json.dumps(suite.to_json()))
+        else:
+            print(f"suite {suite.name}: {len(suite)} scenarios, hash {suite.hash}")
+            print("\n".join(f"{family}:{seed}" for family, seed in suite.items))
+        return 0
+    listing = family_listing()
+    if args.json:
+        print(json.dumps(listing))
+    else:
+        for item in listing:
+            tags = item["tags"]
+            kind = "long tail" if item["longtail"] else "nominal"
+            split = ", held out" if tags["holdout"] else ""
+            print(f"{item['name']:28} {kind:9} {tags['category']:18} {'/'.join(tags['decisions'])}{split}")
+    return 0
+
+
+def _scenarios_show(args: argparse.Namespace) -> int:
+    from cordillera.policies import UnknownPolicyError, make_policy
+    from cordillera.scenarios.families import get_family
+    from cordillera.scenarios.library import show_sample
+
+    try:
+        get_family(args.family).sample(args.seed)  # unknown family, or a seed the schema rejects
+        make_policy(args.policy)
+    except (UnknownPolicyError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        summary = show_sample(args.family, args.seed, args.policy, args.video, cameras=not args.no_cameras)
+    except OSError as exc:  # the video could not be written where asked
+        raise UsageError(f"cannot write {args.video}: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>28}: {value}")
+    return 0
+
+
+def _scenarios_export(args: argparse.Namespace) -> int:
+    from cordillera.scenarios.library import export_yaml, write_whole
+
+    try:
+        text = export_yaml(args.family, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_whole(args.output, lambda tmp: tmp.write_text(text))
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cordillera", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     p = sub.add_parser("sim", help="run one closed-loop rollout and print a summary")
     p.add_argument("scenario", help="a scenario YAML file, a built-in scenario name, or FAMILY:SEED")
-    p.add_argument("--seed", type=int, default=None, help="rollout seed (default: the scenario's seed)")
+    p.add_argument("--seed", type=_seed, default=None, help="rollout seed (default: the scenario's seed)")
     p.add_argument("--policy", default="lane_follower", help="policy name (see `cordillera policies`)")
-    p.add_argument("--policy-hz", type=float, default=10.0, help="how often the policy replans [Hz]")
-    p.add_argument("--duration", type=float, default=None, help="simulated seconds (default: the scenario's)")
+    p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
+    p.add_argument("--duration", type=_positive, default=None, help="simulated seconds (default: the scenario's)")
     p.add_argument("--video", default=None, help="write a bird's-eye mp4 of the rollout here")
+    p.add_argument("--cameras", action="store_true", help="with --video: the default camera rig beside the BEV")
     p.add_argument("--save-state", default=None, help="save the final WorldState (.npz) here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_sim)
     p = sub.add_parser("policies", help="list the registered policies")
-    p.set_defaults(func=lambda a: print("\n".join(__import__("cordillera.policies", fromlist=["x"]).policy_names())) or 0)
+    p.set_defaults(func=_policies)
+    p = sub.add_parser("scenarios", help="the scenario library: list families and suites, show or export a sample")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("list", help="list the families, or the (family, seed) items of a suite")
+    q.add_argument("--suite", default=None, help="train, val, test or longtail-holdout")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_scenarios_list)
+    q = actions.add_parser("show", help="drive one sample with a policy; optionally write a BEV + cameras video")
+    q.add_argument("family", help="family name (see `cordillera scenarios list`)")
+    q.add_argument("--seed", type=_seed, default=0, help="sample seed (default 0)")
+    q.add_argument("--policy", default="lane_follower", help="policy name (see `cordillera policies`)")
+    q.add_argument("--video", default=None, help="write an mp4 of the rollout here")
+    q.add_argument("--no-cameras", action="store_true", help="BEV only in the video (faster)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.set_defaults(func=_scenarios_show)
+    q = actions.add_parser("export", help="print the YAML of one sample (or write it with --output)")
+    q.add_argument("family", help="family name (see `cordillera scenarios list`)")
+    q.add_argument("--seed", type=_seed, default=0, help="sample seed (default 0)")
+    q.add_argument("--output", default=None, help="write the YAML here instead of to stdout")
+    q.set_defaults(func=_scenarios_export)
     return parser
 
 
@@ -77,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"cordillera {args.verb}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the library's message looked like
+        print(f"cordillera {args.verb}: error: {message}", file=sys.stderr)
         return 2
 
 

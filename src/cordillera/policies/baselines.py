@@ -14,7 +14,8 @@ from cordillera.geometry import speed_cap_at, speed_profile, to_frame, wrap_angl
 from cordillera.policies.base import Policy, register_policy
 from cordillera.world.roads.map import Control, SignalState
 from cordillera.world.agents import VRU_TYPES
-from cordillera.world.traffic import conflict_pending, crosswalk_gaps, idm_acceleration, occupancy, route_offsets
+from cordillera.world.roads.routes import route_offsets
+from cordillera.world.traffic import conflict_pending, crosswalk_gaps, idm_acceleration, occupancy
 from cordillera.world.types import Observation, Plan, PrivilegedObservation
 
 __all__ = ["ConstantVelocity", "LaneFollower"]

@@ -25,7 +25,7 @@ from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axl
 from cordillera.world.events import apply_action, triggered
 from cordillera.world.kernels import box_hits
 from cordillera.world.roads import RoadMap, build_map
-from cordillera.world.roads.map import SignalState
+from cordillera.world.roads.map import MapError, SignalState
 from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
 from cordillera.world.spawn import default_route, explicit_route, spawn_agents
 from cordillera.world.traffic import TrafficConfig, TrafficContext, build_context, step_traffic
@@ -152,7 +152,10 @@ def reset(scenario, seed: int | None = None, config: SimConfig | None = None) ->
     seed = scenario.seed if seed is None else int(seed)
     seeds = _seeds(seed, config)
     road = build_map(scenario.map.builder, dict(scenario.map.params))
-    lane = road.lane_id(scenario.ego.lane)
+    try:
+        lane = road.lane_id(scenario.ego.lane)
+    except MapError as exc:
+        raise MapError(f"ego.lane: {exc}") from None
     if scenario.ego.s > road.lanes[lane].length:
         raise ValueError(f"ego.s: {scenario.ego.s} is beyond the end of lane {scenario.ego.lane!r}")
     route = _ego_route(scenario, road, lane)
@@ -291,7 +294,8 @@ def _history(state: WorldState) -> np.ndarray:
 def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observation:
     """What a policy sees at this state.
 
-    sensors: names of the sensors the policy declared ("bev"; camera rigs come with the renderer).
+    sensors: what the policy declared: "bev", camera names ("camera_front_wide_120fov", ...) and/or a
+        render.rig.CameraRig; cameras give the last rig.frames frames of each camera (render.camera).
     privileged: return a PrivilegedObservation carrying the full state (teachers and metrics only).
     """
     route = state.world.route
@@ -301,6 +305,11 @@ def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observat
         from cordillera.world.render.bev import render_bev_observation
 
         bev = render_bev_observation(state)
+    cameras, camera_timestamps = {}, {}
+    if any(not isinstance(x, str) or x.startswith("camera_") for x in sensors):
+        from cordillera.world.render.camera import observe_cameras, rig_for_sensors
+
+        cameras, camera_timestamps = observe_cameras(state, rig_for_sensors(sensors))
     e = state.ego
     fields_ = dict(
         t=state.t,
@@ -310,6 +319,8 @@ def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observat
         yaw_rate=float(state.log[-1].ego[6]),
         route_waypoints=route_waypoints(route, e.pose, C.ROUTE_WAYPOINTS, C.ROUTE_SPACING_M),
         navigation=navigation_text(state.road, route, s),
+        cameras=cameras,
+        camera_timestamps=camera_timestamps,
         bev=bev,
     )
     if privileged:
