@@ -79,3 +79,23 @@ def test_save_is_atomic(tmp_path):
     state = sim.reset(builtin_scenario("straight"), 0)
     path = save_state(state, tmp_path / "deep" / "dir" / "s.npz")
     assert path.exists() and not list(path.parent.glob("*.tmp*"))
+
+
+def test_plan_reasoning_and_samples_are_logged_and_saved(tmp_path):
+    from cordillera import constants as C
+    from cordillera.world.types import Plan
+
+    state = sim.reset(builtin_scenario("straight"), 0)
+    base = Plan.from_speed_profile(np.full(C.PLAN_STEPS, 10.0)).poses
+    samples = np.stack([base, base + [0.0, 0.5, 0.0]])
+    state = sim.step(state, Plan(base, samples=samples, reasoning={"text": "keep lane", "decision": "keep"}))
+    state = sim.step(state)  # no new plan: nothing recorded on this step
+    first, second = state.log[1], state.log[2]
+    assert first.reasoning == {"text": "keep lane", "decision": "keep"}
+    assert first.samples.shape == (2, C.PLAN_STEPS, 3)
+    np.testing.assert_allclose(first.samples[0], first.plan)  # same ego pose: the same world-frame poses
+    assert second.reasoning is None and second.samples is None
+    loaded = load_state(save_state(state, tmp_path / "r.npz"))
+    assert loaded.log[1].reasoning == first.reasoning
+    np.testing.assert_array_equal(loaded.log[1].samples, first.samples)
+    assert loaded.log[2].samples is None

@@ -81,6 +81,8 @@ class LogStep(NamedTuple):
     plan: np.ndarray | None  # (64, 3) the plan being tracked, world frame, or None
     plan_t0: float  # when that plan was made [s]
     collisions: tuple[int, ...]  # indices of agents overlapping the ego box
+    reasoning: object = None  # the plan's reasoning, on the step where a new plan arrived
+    samples: np.ndarray | None = None  # (K, 64, 3) the plan's sampled alternatives, world frame, same step
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,9 +232,12 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
     world = state.world
     cfg = world.config
     dt = cfg.dt
+    reasoning = samples = None
     if plan is not None:
-        poses = plan.poses if isinstance(plan, Plan) else Plan(plan).poses
-        plan_world, plan_t0 = from_frame(poses, state.ego.pose), state.t
+        plan = plan if isinstance(plan, Plan) else Plan(plan)
+        plan_world, plan_t0 = from_frame(plan.poses, state.ego.pose), state.t
+        reasoning = plan.reasoning
+        samples = None if plan.samples is None else from_frame(plan.samples, state.ego.pose)
     elif state.plan is not None:
         plan_world, plan_t0 = state.plan, state.plan_t0
     else:
@@ -264,7 +269,10 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
                                          state.step, world.scenario.signals_dark)
     new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
                      plan_world, plan_t0, state.log)
-    object.__setattr__(new, "log", state.log + (_log_step(new),))  # the new state is not shared yet
+    record = _log_step(new)
+    if reasoning is not None or samples is not None:
+        record = record._replace(reasoning=reasoning, samples=samples)
+    object.__setattr__(new, "log", state.log + (record,))  # the new state is not shared yet
     return new
 
 

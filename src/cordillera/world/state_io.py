@@ -46,6 +46,19 @@ def config_from_dict(cls, data: dict):
     return cls(**kwargs)
 
 
+def _jsonable(value):
+    """Reasoning as JSON-ready data: kept as is when it already is, dataclasses as dicts, else its text.
+
+    (A loaded state carries this plain form; the objects themselves are never pickled.)
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def save_state(state, path) -> Path:
     """Write `state` (a sim.WorldState) to `path` (.npz). Returns the path."""
     from cordillera.scenarios.schema import dump_scenario
@@ -59,6 +72,7 @@ def save_state(state, path) -> Path:
     for k, s in enumerate(log):
         collisions[k, : len(s.collisions)] = s.collisions
     zero_plan = np.zeros((64, 3))
+    sampled = [k for k, s in enumerate(log) if s.samples is not None]
     header = {
         "format_version": STATE_FORMAT_VERSION,
         "scenario_yaml": dump_scenario(state.world.scenario),
@@ -70,6 +84,8 @@ def save_state(state, path) -> Path:
         "plan_t0": state.plan_t0,
         "routes": [list(r) for r in state.routes],
         "names": list(state.agents.names),
+        "reasoning": {str(k): _jsonable(s.reasoning) for k, s in enumerate(log) if s.reasoning is not None},
+        "sample_steps": sampled,
     }
     arrays = {
         "header": np.array(json.dumps(header)),
@@ -89,6 +105,8 @@ def save_state(state, path) -> Path:
         "log.plan": np.stack([s.plan if s.plan is not None else zero_plan for s in log]),
         "log.plan_t0": np.array([s.plan_t0 for s in log]),
         "log.collisions": collisions,
+        "log.sample_counts": np.array([len(log[k].samples) for k in sampled], dtype=np.int64),
+        "log.samples": np.concatenate([log[k].samples for k in sampled]) if sampled else np.zeros((0, 64, 3)),
         **state.agents.to_npz_dict(),
     }
     tmp = path.with_name(path.name + ".tmp.npz")
@@ -120,12 +138,18 @@ def load_state(path):
         agents = Agents.from_npz_dict(data, names)
         paths = PathTable(*(np.array(data[f"paths.{k}"]) for k in ("points", "s", "start", "end", "base", "length", "speed_cap")))
         coll = data["log.collisions"]
+        samples: dict[int, np.ndarray] = {}
+        if header.get("sample_steps"):
+            cuts = np.cumsum(np.array(data["log.sample_counts"]))[:-1]
+            samples = dict(zip(header["sample_steps"], np.split(np.array(data["log.samples"]), cuts)))
+        reasoning = {int(k): v for k, v in header.get("reasoning", {}).items()}
         log = tuple(
             sim.LogStep(
                 t=float(data["log.t"][k]), ego=data["log.ego"][k], ego_center=data["log.ego_center"][k],
                 agents=data["log.agents"][k], active=data["log.active"][k], flags=data["log.flags"][k],
                 signals=data["log.signals"][k], plan=data["log.plan"][k] if data["log.has_plan"][k] else None,
                 plan_t0=float(data["log.plan_t0"][k]), collisions=tuple(int(c) for c in coll[k] if c >= 0),
+                reasoning=reasoning.get(k), samples=samples.get(k),
             )
             for k in range(len(data["log.t"]))
         )
