@@ -1,8 +1,9 @@
-"""Rendering of the world: top-down BEV images (policy input and video frames) and video writing.
+"""Rendering of the world: pinhole cameras of a rig, top-down BEV images, and video writing.
 
-    >>> from cordillera.world.render import render_bev_observation, render_rollout_video
-    >>> bev = render_bev_observation(state)                  # (384, 192, 3) uint8 RGB
-    >>> render_rollout_video(final_state, "runs/demo.mp4")   # one frame per simulation step
+    >>> from cordillera.world.render import default_rig, observe_cameras, render_bev_observation
+    >>> frames, stamps = observe_cameras(state, default_rig())  # name -> (4, H, W, 3) uint8, (4,) s
+    >>> bev = render_bev_observation(state)                     # (384, 192, 3) uint8 RGB
+    >>> render_rollout_video(final_state, "runs/demo.mp4", cameras=default_rig())
 """
 
 from cordillera.world.render.bev import (
@@ -16,9 +17,21 @@ from cordillera.world.render.bev import (
     render_frame,
     view_matrix,
 )
+from cordillera.world.render.camera import observe_cameras, render_rig, render_state
+from cordillera.world.render.rig import CameraRig, CameraSpec, RigError, default_rig, load_rig, save_rig, surround_rig
 from cordillera.world.render.video import mosaic, render_rollout_video, write_video
 
 __all__ = [
+    "CameraRig",
+    "CameraSpec",
+    "RigError",
+    "default_rig",
+    "surround_rig",
+    "load_rig",
+    "save_rig",
+    "observe_cameras",
+    "render_rig",
+    "render_state",
     "BevStyle",
     "BevView",
     "DEFAULT_STYLE",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+from numba import njit
 
 from cordillera.world.render.rig import CameraRig, CameraSpec
 
@@ -166,11 +167,12 @@ def sample_appearance(seed: int, time_of_day: str = "day", weather: str = "clear
         rng = np.random.default_rng([int(seed), 11])
         rain = float(rng.uniform(0.4, 1.0)) if variety else 0.7
         look = replace(look, rain=rain, blur_sigma_px=0.6, ambient=look.ambient * 0.8,
-                       sky_top=_mix(look.sky_top, (120, 124, 130), 0.7), sky_horizon=_mix(look.sky_horizon, (150, 152, 156), 0.7),
+                       sky_top=_mix(look.sky_top, (120, 124, 130), 0.7),
+                       sky_horizon=_mix(look.sky_horizon, (150, 152, 156), 0.7),
                        road=_mix(look.road, (40, 40, 44), 0.3), fog_visibility_m=260.0)
     elif weather == "fog":
         rng = np.random.default_rng([int(seed), 13])
-        visibility = float(rng.uniform(35.0, 110.0)) if variety else 60.0
+        visibility = float(rng.uniform(25.0, 80.0)) if variety else 45.0
         fog = look.fog_color if time_of_day == "night" else _mix((190, 192, 196), look.sky_horizon, 0.3)
         look = replace(look, fog_visibility_m=visibility, fog_color=fog, blur_sigma_px=0.8, ambient=look.ambient * 0.9)
     return look
@@ -185,7 +187,7 @@ def jitter_rig(rig: CameraRig, look: Appearance) -> CameraRig:
     for cam in rig.cameras:
         a = np.clip(rng.normal(0.0, look.jitter_deg, 3), -2.5 * look.jitter_deg, 2.5 * look.jitter_deg)
         d = np.clip(rng.normal(0.0, look.jitter_m, 3), -2.5 * look.jitter_m, 2.5 * look.jitter_m)
-        cams.append(cam.moved(*d, *np.radians(a)))
+        cams.append(cam.moved(*d, *a))
     return replace(rig, cameras=tuple(cams))
 
 
@@ -212,6 +214,25 @@ class _CameraTables:
         lut[SKY_CODE] = 1e4
         lut[EMISSIVE_CODE] = 1.0
         self.range_lut = lut
+        self.position = np.asarray(cam.position, np.float64)
+        self._ground_light: np.ndarray | None = None
+        self._ground_fog: dict[float, np.ndarray] = {}
+
+    @property
+    def ground_light(self) -> np.ndarray:
+        """(H, W) ego low-beam light on the ground seen by each pixel (the ground never moves in this frame)."""
+        if self._ground_light is None:
+            points = self.rays * self.ground_range[..., None] + self.position.astype(np.float32)
+            self._ground_light = _headlights(points.reshape(-1, 3)).reshape(self.ground_range.shape)
+        return self._ground_light
+
+    def ground_fog(self, visibility: float) -> np.ndarray:
+        """(H, W) share of the ground's own colour left by fog of `visibility` [m] at each pixel."""
+        if visibility not in self._ground_fog:
+            if len(self._ground_fog) > 8:
+                self._ground_fog.clear()
+            self._ground_fog[visibility] = np.exp(-self.ground_range / visibility).astype(np.float32)
+        return self._ground_fog[visibility]
 
 
 _TABLE_CACHE: dict[CameraSpec, _CameraTables] = {}
@@ -220,7 +241,7 @@ _TABLE_CACHE: dict[CameraSpec, _CameraTables] = {}
 def camera_tables(cam: CameraSpec) -> _CameraTables:
     tables = _TABLE_CACHE.get(cam)
     if tables is None:
-        if len(_TABLE_CACHE) > 64:  # jittered rigs make new specs per rollout
+        if len(_TABLE_CACHE) > 32:  # jittered rigs make new specs per rollout; rays are 0.4 MB a camera
             _TABLE_CACHE.clear()
         tables = _TABLE_CACHE[cam] = _CameraTables(cam)
     return tables
@@ -248,15 +269,59 @@ def sky(cam: CameraSpec, look: Appearance) -> np.ndarray:
 # ---- image effects ----------------------------------------------------------------------------------------
 
 
-def _headlight(points: np.ndarray) -> np.ndarray:
-    """Ego low-beam illumination (...,) of ego-frame points (..., 3): a cone ahead with distance falloff."""
-    x = points[..., 0] - 3.7  # lamps at the front bumper
-    y, z = points[..., 1], points[..., 2]
-    r2 = x * x + y * y
-    ahead = x > 0.5
-    spread = np.exp(-((y / np.maximum(x, 0.5)) ** 2) / 0.35)  # about +-35 deg
-    low = np.exp(-np.maximum(z - 1.2, 0.0) ** 2)  # low beams light the road and car bodies, not the sky
-    return np.where(ahead, spread * low * (100.0 / (r2 + 100.0)) * 2.0, 0.0)
+@njit(cache=True, fastmath=True)
+def _headlight(x: float, y: float, z: float) -> float:
+    """Ego low-beam illumination of an ego-frame point [m]: a cone ahead with distance falloff."""
+    x -= 3.7  # lamps at the front bumper
+    ahead = min(max((x + 1.5) / 4.0, 0.0), 1.0)  # fades in over the first metres instead of a hard edge
+    if ahead == 0.0:
+        return 0.0
+    spread = math.exp(-((y / max(x, 1.0)) ** 2) / 0.35)  # about +-35 deg
+    low = math.exp(-(z - 1.2) ** 2) if z > 1.2 else 1.0  # low beams light the road and car bodies, not the sky
+    return ahead * spread * low * (100.0 / (x * x + y * y + 100.0)) * 2.0
+
+
+@njit(cache=True)
+def _headlights(points):
+    """_headlight of many ego-frame points (N, 3) -> (N,) float32."""
+    out = np.empty(points.shape[0], np.float32)
+    for i in range(points.shape[0]):
+        out[i] = _headlight(points[i, 0], points[i, 1], points[i, 2])
+    return out
+
+
+@njit(cache=True, fastmath=True)
+def _light_and_fog(image, ground_range, ground_light, ground_fog, range_lut, rays, position, ambient,
+                   headlight_gain, tint, visibility, fog_color, out):
+    """Per pixel: distance from the depth code, night light (ambient + ego low beams) and exponential fog.
+    Ground pixels read their light and fog from the camera's tables; objects compute theirs."""
+    height, width = image.shape[0], image.shape[1]
+    fog = visibility < 1e30
+    for v in range(height):
+        for u in range(width):
+            code = image[v, u, 3]
+            glow = code == EMISSIVE_CODE
+            light = 1.0
+            keep = 1.0
+            if code == GROUND_CODE:
+                light = ambient + headlight_gain * ground_light[v, u]
+                keep = ground_fog[v, u]
+            else:
+                dist = range_lut[code]
+                if headlight_gain > 0.0 and not glow and code != SKY_CODE:
+                    light = ambient + headlight_gain * _headlight(position[0] + rays[v, u, 0] * dist,
+                                                                  position[1] + rays[v, u, 1] * dist,
+                                                                  position[2] + rays[v, u, 2] * dist)
+                if fog:
+                    keep = math.exp(-dist / visibility)
+                    if glow:
+                        keep = max(keep, 0.6)  # lamps shine through fog
+            if headlight_gain <= 0.0:
+                light = 1.0
+            light = min(light, 1.3)
+            for c in range(3):
+                value = image[v, u, c] * light * tint[c] * keep + fog_color[c] * (1.0 - keep)
+                out[v, u, c] = np.uint8(min(max(value + 0.5, 0.0), 255.0))
 
 
 def finish(image: np.ndarray, cam: CameraSpec, look: Appearance, frame_seed: int) -> np.ndarray:
@@ -264,30 +329,26 @@ def finish(image: np.ndarray, cam: CameraSpec, look: Appearance, frame_seed: int
 
     frame_seed: varies rain streaks between frames (deterministic for a rollout seed and time).
     """
-    code = image[..., 3]
-    rgb = image[..., :3]
-    emissive = code == EMISSIVE_CODE
+    if not (look.per_pixel or look.lights_on or look.rain > 0.0 or look.blur_sigma_px > 0.0):
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)  # a clear day: nothing per pixel
     if look.per_pixel:
         tables = camera_tables(cam)
-        dist = np.where(code == GROUND_CODE, tables.ground_range, tables.range_lut[code])  # (H, W) [m]
-        out = rgb.astype(np.float32)
-        if look.headlight_gain > 0.0:
-            points = tables.rays * dist[..., None] + np.asarray(cam.position, np.float32)
-            light = look.ambient + look.headlight_gain * _headlight(points)
-            light = np.where(emissive | (code == SKY_CODE), 1.0, np.minimum(light, 1.3)).astype(np.float32)
-            out *= light[..., None] * np.asarray(look.tint, np.float32)
-        if math.isfinite(look.fog_visibility_m):
-            keep = np.exp(-dist / look.fog_visibility_m).astype(np.float32)
-            keep = np.where(emissive, np.maximum(keep, 0.6), keep)[..., None]
-            out = out * keep + np.asarray(look.fog_color, np.float32) * (1.0 - keep)
-        rgb = np.clip(out, 0, 255).astype(np.uint8)
+        rgb = np.empty(image.shape[:2] + (3,), np.uint8)
+        night = look.headlight_gain > 0.0
+        foggy = math.isfinite(look.fog_visibility_m)
+        _light_and_fog(image, tables.ground_range, tables.ground_light if night else tables.ground_range,
+                       tables.ground_fog(look.fog_visibility_m if foggy else math.inf), tables.range_lut, tables.rays,
+                       tables.position, look.ambient, look.headlight_gain,
+                       np.asarray(look.tint if night else (1.0, 1.0, 1.0), np.float64),
+                       look.fog_visibility_m if foggy else 1e31, np.asarray(look.fog_color, np.float64), rgb)
     else:
-        rgb = np.ascontiguousarray(rgb)
+        rgb = cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
     scale = cam.width / 256.0
-    if look.lights_on and emissive.any():  # bloom around lamps
-        glow = np.where(emissive[..., None], rgb, 0).astype(np.uint8)
-        glow = cv2.GaussianBlur(glow, (0, 0), 1.2 * max(scale, 0.5))
-        rgb = cv2.add(rgb, glow)
+    if look.lights_on:  # bloom around lamps
+        lamps = cv2.compare(image[..., 3], EMISSIVE_CODE, cv2.CMP_EQ)
+        if cv2.countNonZero(lamps):
+            glow = cv2.GaussianBlur(cv2.bitwise_and(rgb, rgb, mask=lamps), (0, 0), 1.2 * max(scale, 0.5))
+            rgb = cv2.add(rgb, glow)
     if look.rain > 0.0:
         rgb = cv2.addWeighted(rgb, 1.0 - 0.3 * look.rain, np.full_like(rgb, 128), 0.3 * look.rain, 0.0)
         _rain_streaks(rgb, look, frame_seed, scale)
@@ -299,7 +360,7 @@ def finish(image: np.ndarray, cam: CameraSpec, look: Appearance, frame_seed: int
 def _rain_streaks(rgb: np.ndarray, look: Appearance, frame_seed: int, scale: float) -> None:
     h, w = rgb.shape[:2]
     rng = np.random.default_rng([look.seed, int(frame_seed) & 0x7FFFFFFF, 23])
-    n = int(60 * look.rain * max(scale, 0.5))
+    n = int(40 * look.rain * max(scale, 0.5))
     x0 = rng.uniform(0, w, n)
     y0 = rng.uniform(0, h, n)
     length = rng.uniform(5, 12, n) * max(scale, 0.5)

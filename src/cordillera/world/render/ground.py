@@ -30,7 +30,7 @@ __all__ = ["LAYERS", "Ground", "ground_geometry", "CURB_HEIGHT_M"]
 LAYERS = ("road", "shoulder", "crosswalk", "stop_line", "marking_white", "marking_yellow", "curb_face", "sidewalk",
           "curb")
 CURB_HEIGHT_M = 0.15  # [m] kerb and sidewalk height
-CELL_M = 10.0  # [m] grid that cuts layers into pieces (culling granularity)
+CELL_M = 25.0  # [m] grid that cuts layers into pieces (culling granularity)
 MARKING_M = 0.15  # [m] painted line width
 DOUBLE_GAP_M = 0.3  # [m] centre-to-centre of the two lines of a double yellow
 DASH_M, GAP_M = 3.0, 6.0  # [m] US lane-line dashes
@@ -40,7 +40,7 @@ CURB_TOP_M = 0.2  # [m] width of the kerb stone's top
 _HEIGHT = {"sidewalk": CURB_HEIGHT_M, "curb": CURB_HEIGHT_M}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ground:
     """Polygons of the static map, in LAYERS order. Polygon k is vertices[starts[k]:starts[k+1]]."""
 
@@ -50,6 +50,7 @@ class Ground:
     centre: np.ndarray  # (P, 3) bounding-sphere centres [m]
     radius: np.ndarray  # (P,) bounding-sphere radii [m]
     normal: np.ndarray  # (P, 3) outward normal for back-face culling; zero: drawn from both sides
+    order: np.ndarray  # (P,) int64 0..P-1, the draw order handed to the kernels
 
     @property
     def count(self) -> int:
@@ -139,14 +140,14 @@ def _polygons(geom: shapely.Geometry) -> list[np.ndarray]:
 
 
 def _curb_faces(curbs: list) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Vertical kerb faces (4, 3) with their normals (3,) towards the road, at most 5 m wide each."""
+    """Vertical kerb faces (4, 3) with their normals (3,) towards the road, at most CELL_M wide each."""
     faces = []
     for edge, outward in curbs:
         edge = _clean(edge)
         if len(edge) < 2:
             continue
         line = Polyline(edge)
-        n = max(2, int(math.ceil(line.length / 5.0)) + 1)
+        n = max(2, int(math.ceil(line.length / CELL_M)) + 1)
         xy, _ = line.interpolate(np.linspace(0.0, line.length, n))
         for a, b in zip(xy[:-1], xy[1:]):
             d = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
@@ -189,7 +190,7 @@ def _build(road: RoadMap) -> Ground:
         centre[i] = (lo + hi) / 2.0
         radius[i] = float(np.linalg.norm(hi - lo)) / 2.0
     return Ground(vertices, starts_arr, np.asarray(layer, dtype=np.int64), centre, radius,
-                  np.asarray(normals, dtype=np.float64).reshape(count, 3))
+                  np.asarray(normals, dtype=np.float64).reshape(count, 3), np.arange(count, dtype=np.int64))
 
 
 # keyed by the RoadMap object (hashed by identity); entries die with the map

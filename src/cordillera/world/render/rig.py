@@ -7,7 +7,7 @@
 
 Frames. The ego frame is the rear axle on the ground: x forward, y left, z up [m]. A camera's mount pose is
 its position in that frame and yaw (left positive), pitch (down positive) and roll (right-handed about the
-forward axis) [deg in JSON, rad in `CameraSpec`], applied in that order (z-y-x). The optical frame follows
+forward axis) [deg], applied in that order (z-y-x). The optical frame follows
 the PhysicalAI-AV convention: z forward, x right, y down. Pixel (u, v) = (column, row) with the centre of
 the top-left pixel at (0, 0), so a principal point of ((W-1)/2, (H-1)/2) is the middle of the image.
 
@@ -74,9 +74,9 @@ class CameraSpec:
     cx: float  # principal point, column [px]
     cy: float  # principal point, row [px]
     position: tuple[float, float, float]  # mount in the ego frame (rear axle, z up) [m]
-    yaw: float = 0.0  # [rad], left positive
-    pitch: float = 0.0  # [rad], down positive
-    roll: float = 0.0  # [rad], right-handed about the forward axis
+    yaw_deg: float = 0.0  # left positive [deg] (degrees, as in the JSON, so rigs round-trip exactly)
+    pitch_deg: float = 0.0  # down positive [deg]
+    roll_deg: float = 0.0  # right-handed about the forward axis [deg]
 
     def __post_init__(self) -> None:
         if isinstance(self.position, (list, np.ndarray)):
@@ -90,8 +90,7 @@ class CameraSpec:
         """Square pixels and a centred principal point from the horizontal field of view [deg]."""
         f = _focal_from_hfov(width, hfov_deg, f"camera {name!r}.hfov_deg")
         return CameraSpec(name, int(width), int(height), f, f, (width - 1) / 2.0, (height - 1) / 2.0,
-                          tuple(float(v) for v in position), math.radians(yaw_deg), math.radians(pitch_deg),
-                          math.radians(roll_deg))
+                          tuple(float(v) for v in position), float(yaw_deg), float(pitch_deg), float(roll_deg))
 
     @property
     def hfov_deg(self) -> float:
@@ -106,7 +105,8 @@ class CameraSpec:
     @property
     def rotation(self) -> np.ndarray:
         """(3, 3) whose columns are the optical axes (x right, y down, z forward) in the ego frame."""
-        body = _rot_z(self.yaw) @ _rot_y(self.pitch) @ _rot_x(self.roll)
+        yaw, pitch, roll = (math.radians(a) for a in (self.yaw_deg, self.pitch_deg, self.roll_deg))
+        body = _rot_z(yaw) @ _rot_y(pitch) @ _rot_x(roll)
         return body @ _BODY_FROM_OPTICAL
 
     def ego_to_optical(self) -> np.ndarray:
@@ -141,18 +141,18 @@ class CameraSpec:
         return replace(self, width=int(width), height=int(height), fx=self.fx * sx, fy=self.fy * sy,
                        cx=(self.cx + 0.5) * sx - 0.5, cy=(self.cy + 0.5) * sy - 0.5)
 
-    def moved(self, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0, dyaw: float = 0.0, dpitch: float = 0.0,
-              droll: float = 0.0) -> "CameraSpec":
-        """The camera with its mount shifted [m] and turned [rad] (calibration jitter)."""
+    def moved(self, dx: float = 0.0, dy: float = 0.0, dz: float = 0.0, dyaw_deg: float = 0.0,
+              dpitch_deg: float = 0.0, droll_deg: float = 0.0) -> "CameraSpec":
+        """The camera with its mount shifted [m] and turned [deg] (calibration jitter)."""
         x, y, z = self.position
-        return replace(self, position=(x + dx, y + dy, z + dz), yaw=self.yaw + dyaw, pitch=self.pitch + dpitch,
-                       roll=self.roll + droll)
+        return replace(self, position=(x + dx, y + dy, z + dz), yaw_deg=self.yaw_deg + dyaw_deg,
+                       pitch_deg=self.pitch_deg + dpitch_deg, roll_deg=self.roll_deg + droll_deg)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "width": self.width, "height": self.height,
                 "intrinsics": {"fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy},
-                "position_m": list(self.position), "yaw_deg": math.degrees(self.yaw),
-                "pitch_deg": math.degrees(self.pitch), "roll_deg": math.degrees(self.roll)}
+                "position_m": list(self.position), "yaw_deg": self.yaw_deg, "pitch_deg": self.pitch_deg,
+                "roll_deg": self.roll_deg}
 
 
 @dataclass(frozen=True)
@@ -236,11 +236,11 @@ def _check_camera(c: dict, where: str) -> None:
         raise RigError(f"{where}.position_m: must be 3 finite numbers [x, y, z] m, got {pos!r}")
     if not -10.0 <= pos[2] <= 10.0 or abs(pos[0]) > 30.0 or abs(pos[1]) > 10.0:
         raise RigError(f"{where}.position_m: mount {pos} m is not on a road vehicle")
-    for field_ in ("yaw", "pitch", "roll"):
+    for field_ in ("yaw_deg", "pitch_deg", "roll_deg"):
         if not _is_number(c[field_]):
-            raise RigError(f"{where}.{field_}_deg: must be a finite number, got {c[field_]!r}")
-    if abs(c["pitch"]) >= math.pi / 2:
-        raise RigError(f"{where}.pitch_deg: must be within (-90, 90) deg, got {math.degrees(c['pitch']):.1f}")
+            raise RigError(f"{where}.{field_}: must be a finite number, got {c[field_]!r}")
+    if abs(c["pitch_deg"]) >= 90.0:
+        raise RigError(f"{where}.pitch_deg: must be within (-90, 90) deg, got {c['pitch_deg']}")
 
 
 # ---- JSON ------------------------------------------------------------------------------------------------
@@ -288,9 +288,9 @@ def _camera_from_dict(doc, where: str) -> CameraSpec:
     if not isinstance(pos, (list, tuple)) or len(pos) != 3:
         raise RigError(f"{where}.position_m: must be [x, y, z] m, got {pos!r}")
     pos = tuple(_number(v, f"{where}.position_m[{i}]") for i, v in enumerate(pos))
-    angles = [math.radians(_number(doc.get(key, 0.0), f"{where}.{key}")) for key in ("yaw_deg", "pitch_deg", "roll_deg")]
-    values = dict(zip(("name", "width", "height", "fx", "fy", "cx", "cy", "position", "yaw", "pitch", "roll"),
-                      (name, w, h, fx, fy, cx, cy, pos, *angles)))
+    angles = [_number(doc.get(key, 0.0), f"{where}.{key}") for key in ("yaw_deg", "pitch_deg", "roll_deg")]
+    fields_ = ("name", "width", "height", "fx", "fy", "cx", "cy", "position", "yaw_deg", "pitch_deg", "roll_deg")
+    values = dict(zip(fields_, (name, w, h, fx, fy, cx, cy, pos, *angles)))
     _check_camera(values, where)  # checked here first so that errors name the rig field (cameras[k])
     return CameraSpec(**values)
 

@@ -18,6 +18,7 @@ import numpy as np
 from cordillera.world.render.bev import DEFAULT_STYLE, FRAME_VIEW, BevStyle, BevView, render_frame
 
 if TYPE_CHECKING:
+    from cordillera.world.render.rig import CameraRig
     from cordillera.world.sim import WorldState
 
 __all__ = ["write_video", "mosaic", "render_rollout_video"]
@@ -116,11 +117,13 @@ def render_rollout_video(
     view: BevView = FRAME_VIEW,
     navigation: bool = True,
     style: BevStyle = DEFAULT_STYLE,
+    cameras: "CameraRig | None" = None,
 ) -> Path:
     """Render every log step of a rollout (the BEV follows the ego, with plan and past path) to an mp4.
 
     extra_panels(state, index) -> image or list of images placed to the right of the BEV at that step
     (scaled to its height), e.g. camera frames. navigation: print the route instruction on each frame.
+    cameras: a rig whose images, tiled (`camera.camera_panel`), go right of the BEV (after extra_panels).
     Returns the path written.
     """
     texts = _navigation_texts(final_state) if navigation else [None] * len(final_state.log)
@@ -128,11 +131,15 @@ def render_rollout_video(
     def frames():
         for i in range(len(final_state.log)):
             bev = render_frame(final_state, i, view=view, navigation=texts[i], style=style)
-            if extra_panels is None:
+            if extra_panels is None and cameras is None:
                 yield bev
                 continue
-            extra = extra_panels(final_state, i)
+            extra = [] if extra_panels is None else extra_panels(final_state, i)
             extra = [extra] if isinstance(extra, np.ndarray) else list(extra)
+            if cameras is not None:
+                from cordillera.world.render.camera import camera_panel
+
+                extra.append(camera_panel(final_state, i, cameras))
             yield mosaic([bev, *extra]) if extra else bev
 
     return write_video(frames(), path, fps)
