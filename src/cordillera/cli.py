@@ -2,6 +2,8 @@
 
     cordillera sim highway --seed 0 --policy lane_follower --video out/highway.mp4 --json
     cordillera scenarios list --suite test --json
+    cordillera eval --policy rule-based --suite test --workers 2 --out runs/eval/rule-based-test
+    cordillera eval compare runs/eval/constant-velocity-test runs/eval/rule-based-test
 
 Bad input (unknown scenario or policy, malformed files, invalid values) prints one clear line to stderr
 and exits with code 2.
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["main"]
@@ -135,6 +139,95 @@ def _scenarios_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _progress_bar():
+    """A (phase, done, total) callback drawing one rich progress bar per phase with its ETA, on stderr."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    bars = Progress(TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+    tasks: dict[str, object] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            if total == 0:
+                return
+            tasks[phase] = bars.add_task(phase, total=total, completed=done)
+        bars.update(tasks[phase], completed=done, total=total)
+
+    with bars:
+        yield update
+
+
+_EVAL_ROWS = (("epdms", "{:.3f}"), ("success_rate", "{:.3f}"), ("collision_free_rate", "{:.3f}"),
+              ("at_fault_collision_rate", "{:.3f}"), ("offroad_rate", "{:.3f}"), ("close_encounter_rate", "{:.3f}"),
+              ("route_completion", "{:.1f}"), ("driving_score", "{:.1f}"), ("alpasim_scene_score", "{:.3f}"),
+              ("km_per_incident", "{:.2f}"), ("reasoning_action_consistency", "{:.3f}"), ("min_ade", "{:.3f}"))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    if args.action == "compare":
+        return _eval_compare(args)
+    missing = [flag for flag in ("policy", "suite", "out") if getattr(args, flag) is None]
+    if missing:
+        raise UsageError(f"{', '.join('--' + m for m in missing)} required (or: cordillera eval compare DIR_A DIR_B)")
+    from cordillera.eval.executor import ExecutorError
+    from cordillera.eval.runner import EvalConfig, EvalError, run_eval
+    from cordillera.eval.specs import PolicyIdError, SuiteError
+
+    config = EvalConfig(policy=args.policy, suite=args.suite, out=args.out, workers=args.workers,
+                        executor=args.executor, duration_s=args.duration, policy_hz=args.policy_hz,
+                        videos=not args.no_videos, max_failure_videos=args.max_failure_videos)
+    try:
+        with _progress_bar() as progress:
+            result = run_eval(config, progress)
+    except (PolicyIdError, SuiteError, EvalError, ExecutorError) as exc:
+        raise UsageError(str(exc)) from None
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{summary['policy']} on {summary['suite']} ({summary['n_scenarios']} scenarios, {summary['n_errors']} "
+          f"crashed): {result.ran} run, {result.skipped} already done, {result.wall_s:.1f} s wall")
+    for key, fmt in _EVAL_ROWS:
+        value = summary[key]
+        ci = summary["ci95"].get(key)
+        shown = "-" if value is None else fmt.format(value)
+        interval = f"  [{fmt.format(ci[0])}, {fmt.format(ci[1])}]" if ci and value is not None else ""
+        print(f"{key:>30}: {shown}{interval}")
+    print(f"{'incidents':>30}: {summary['incidents']} in {summary['km_driven']:.2f} km")
+    print(f"{'report':>30}: {result.out / 'report.html'}")
+    return 0
+
+
+def _eval_compare(args: argparse.Namespace) -> int:
+    from cordillera.eval.compare import compare_runs
+    from cordillera.eval.runner import EvalError
+
+    try:
+        table = compare_runs(args.dir_a, args.dir_b)
+    except EvalError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(table))
+        return 0
+    keys = ("success_rate", "epdms", "at_fault_collision_rate", "driving_score")
+    a, b = table["a"], table["b"]
+    print(f"B - A: A = {a['policy']} ({a['dir']}), B = {b['policy']} ({b['dir']}); "
+          f"{table['overall']['n_pairs']} paired scenarios; * p < {table['alpha']}")
+    print(f"{'family':<28}{'n':>4}" + "".join(f"{k:>27}" for k in keys))
+    for name, row in [("overall", table["overall"]), *table["families"].items()]:
+        cells = []
+        for k in keys:
+            d = row[k]
+            mark = "" if d is None else "*" if d["significant"] else " "
+            cells.append("-" if d is None else f"{d['delta']:+.3f} (p {d['p_value']:.3f}){mark}")
+        print(f"{name:<28}{row['n_pairs']:>4}" + "".join(f"{c:>27}" for c in cells))
+    return 0
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -152,6 +245,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
@@ -190,6 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=_seed, default=0, help="sample seed (default 0)")
     q.add_argument("--output", default=None, help="write the YAML here instead of to stdout")
     q.set_defaults(func=_scenarios_export)
+    p = sub.add_parser("eval", help="closed-loop evaluation of a policy on a suite (report, summary, results); "
+                                    "`eval compare A B` for per-family deltas")
+    p.add_argument("--policy", default=None, help="constant-velocity, rule-based, teacher or vla:CHECKPOINT_DIR")
+    p.add_argument("--suite", default=None, help="train, val, test, longtail-holdout, or FAMILY:SEED,FAMILY:SEED,...")
+    p.add_argument("--out", default=None, help="output directory; rerunning into it resumes")
+    p.add_argument("--workers", type=_workers, default=os.cpu_count() or 1,
+                   help="worker processes (default: one per CPU; 1 runs in this process)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool or Ray")
+    p.add_argument("--duration", type=_positive, default=None, help="simulated seconds per scenario "
+                                                                     "(default: each scenario's own)")
+    p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
+    p.add_argument("--no-videos", action="store_true", help="skip the failure and success videos")
+    p.add_argument("--max-failure-videos", type=_seed, default=None, help="video only the first N failures "
+                                                                          "(default: all)")
+    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.set_defaults(func=_eval, action=None)
+    actions = p.add_subparsers(dest="action")
+    q = actions.add_parser("compare", help="per-family deltas B - A with significance, paired by scenario")
+    q.add_argument("dir_a", help="baseline evaluation directory (A)")
+    q.add_argument("dir_b", help="evaluation directory to compare (B)")
+    q.add_argument("--json", action="store_true", help="print the comparison as JSON")
     return parser
 
 
