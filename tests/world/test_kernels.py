@@ -69,3 +69,17 @@ def test_compiled_box_hits_agree_with_the_numpy_separating_axis_test(boxes, ego_
     want = np.flatnonzero(boxes_overlap(box_corners(0.0, 0.0, ego_yaw, 4.8, 1.9)[None],
                                         box_corners(b[:, 0], b[:, 1], b[:, 2], b[:, 3], b[:, 4])))
     np.testing.assert_array_equal(hits, want)
+
+
+def test_a_box_across_a_lane_reaches_half_its_length_into_it():
+    from cordillera.world.roads import build_map
+
+    road = build_map("straight", {"lanes_per_direction": 1, "length_m": 100.0})
+    lane = road.lane_id("fwd.0")  # centre y = -1.75, 3.5 m wide: its left edge is y = 0
+    # a 4.6 x 1.9 m car centred 3.5 m left of the lane centre (y = 1.75, in the oncoming lane)
+    along = occupancy(road, np.array([[50.0, 1.75]]), np.array([0.95]), half_length=np.array([2.3]),
+                      yaw=np.array([0.0]))
+    across = occupancy(road, np.array([[50.0, 1.75]]), np.array([0.95]), half_length=np.array([2.3]),
+                       yaw=np.array([np.pi / 2]))
+    assert lane not in along[1].tolist()  # parallel: it stays in its own lane
+    assert lane in across[1].tolist()  # sideways: its nose reaches 0.55 m into fwd.0

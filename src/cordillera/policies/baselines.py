@@ -116,7 +116,8 @@ class LaneFollower(Policy):
         agents = state.agents
         idx = np.nonzero(agents.active)[0]
         xy = np.stack([agents.x[idx], agents.y[idx]], -1)
-        m, lane, s, d, head = occupancy(state.road, xy, agents.width[idx] / 2.0)
+        m, lane, s, d, head = occupancy(state.road, xy, agents.width[idx] / 2.0,
+                                        half_length=agents.length[idx] / 2.0, yaw=agents.yaw[idx])
         owner = idx[m]
         v_long = agents.v[owner] * np.cos(wrap_angle(agents.yaw[owner] - head))
         return owner, lane, s, d, v_long
@@ -151,7 +152,8 @@ class LaneFollower(Policy):
         future = (np.stack([agents.x[idx], agents.y[idx]], -1)[None] + taus[:, None, None] *
                   (agents.v[idx, None] * heading)[None]).reshape(-1, 2)
         owner = np.tile(idx, len(taus))
-        m, lane, s, d, _ = occupancy(state.road, future, agents.width[owner] / 2.0 + 0.5)
+        m, lane, s, d, _ = occupancy(state.road, future, agents.width[owner] / 2.0 + 0.5,
+                                     half_length=agents.length[owner] / 2.0 + 0.5, yaw=np.tile(agents.yaw[idx], len(taus)))
         u = offsets[lane] + s
         width = state.world.config.vehicle.width_m
         ok = np.isfinite(u) & (u > s_front - 0.5) & (np.abs(d - d_ego) < width / 2.0 + agents.width[owner[m]] / 2.0 + 0.5)

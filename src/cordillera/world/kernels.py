@@ -16,8 +16,12 @@ __all__ = ["occupancy_kernel", "entries_kernel", "follow_kernel", "interpolate_p
 
 
 @njit(cache=True)
-def occupancy_kernel(px, py, half_w, seg_start, seg_dir, seg_len, seg_lane, seg_s0, seg_hw, seg_heading, slack):
-    """Every (point, lane) pair where a box of half width half_w[m] at (px[m], py[m]) overlaps a lane.
+def occupancy_kernel(px, py, half_w, half_l, yaw, seg_start, seg_dir, seg_len, seg_lane, seg_s0, seg_hw,
+                     seg_heading, slack):
+    """Every (point, lane) pair where a box at (px[m], py[m]) with half width half_w[m], half length
+    half_l[m] and heading yaw[m] overlaps a lane: its half extent across the lane is
+    |sin(yaw - lane heading)| * half_l + |cos(yaw - lane heading)| * half_w (a car crossing a lane
+    sideways reaches half its length into it).
 
     Segments of one lane must be contiguous in the segment table. For each pair the segment with the
     smallest |lateral offset| is kept. Returns (point, lane, s, d, lane heading), sorted by point then lane.
@@ -64,7 +68,11 @@ def occupancy_kernel(px, py, half_w, seg_start, seg_dir, seg_len, seg_lane, seg_
                 continue
             d = seg_dir[k, 0] * ry - seg_dir[k, 1] * rx
             ad = abs(d)
-            if ad >= seg_hw[k] + half_w[m] - slack or ad >= best_abs:
+            across = half_w[m]
+            if half_l[m] >= 0.0:  # heading known (a negative half length means: aligned with the lane)
+                rel = yaw[m] - seg_heading[k]
+                across = abs(math.sin(rel)) * half_l[m] + abs(math.cos(rel)) * half_w[m]
+            if ad >= seg_hw[k] + across - slack or ad >= best_abs:
                 continue
             best_abs = ad
             best_s = seg_s0[k] + min(max(t, 0.0), seg_len[k])
@@ -86,15 +94,21 @@ def entries_kernel(active, x, y, yaw, v, length, width, ego_box,
     px = np.empty(m)
     py = np.empty(m)
     hw = np.empty(m)
+    hl = np.empty(m)
+    heading = np.empty(m)
     for j in range(m - 1):
         px[j] = x[idx[j]]
         py[j] = y[idx[j]]
         hw[j] = 0.5 * width[idx[j]]
+        hl[j] = 0.5 * length[idx[j]]
+        heading[j] = yaw[idx[j]]
     px[m - 1] = ego_box[0]
     py[m - 1] = ego_box[1]
     hw[m - 1] = 0.5 * ego_box[5]
-    em, lane, s, d, head = occupancy_kernel(px, py, hw, seg_start, seg_dir, seg_len, seg_lane, seg_s0, seg_hw,
-                                            seg_heading, slack)
+    hl[m - 1] = 0.5 * ego_box[4]
+    heading[m - 1] = ego_box[2]
+    em, lane, s, d, head = occupancy_kernel(px, py, hw, hl, heading, seg_start, seg_dir, seg_len, seg_lane,
+                                            seg_s0, seg_hw, seg_heading, slack)
     n = em.shape[0]
     owner = np.empty(n, np.int64)
     halfw = np.empty(n)

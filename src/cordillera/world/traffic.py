@@ -127,17 +127,23 @@ def build_context(road: RoadMap, walk_paths: dict[int, np.ndarray], replay: dict
     )
 
 
-def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: float = 0.2):
+def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: float = 0.2,
+              half_length: np.ndarray | None = None, yaw: np.ndarray | None = None):
     """Every (agent, lane) pair where the agent's box overlaps the lane's surface.
 
-    xy: (M, 2) world positions [m]; half_width: (M,) [m].
+    xy: (M, 2) world positions [m]; half_width: (M,) [m]; half_length, yaw: (M,) [m, rad] make the test
+    heading-aware (a box crossing a lane reaches half its length into it); without them boxes are
+    taken as aligned with the lane.
     Returns agent (E,), lane (E,), s (E,), d (E,), lane heading (E,), sorted by agent then lane.
     """
     seg = road._segments
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    return occupancy_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
-                            np.asarray(half_width, dtype=np.float64), seg["start"], seg["dir"], seg["len"],
-                            seg["lane"], seg["s0"], seg["half_width"], seg["heading"], slack)
+    half_width = np.asarray(half_width, dtype=np.float64)
+    half_length = np.full(len(xy), -1.0) if half_length is None else np.asarray(half_length, dtype=np.float64)
+    yaw = np.zeros(len(xy)) if yaw is None else np.asarray(yaw, dtype=np.float64)
+    return occupancy_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), half_width,
+                            half_length, yaw, seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"],
+                            seg["half_width"], seg["heading"], slack)
 
 
 def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, comfort_decel):
