@@ -1,0 +1,147 @@
+"""Shapes of every module; KV-cache decoding equals full recomputation; the expert reads the cache."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from cordillera.model.backbone import Backbone
+from cordillera.model.config import BackboneConfig, ExpertConfig, ModelConfig
+from cordillera.model.encoders import FourierFeatures, TokenMLP, VisionEncoder
+from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, sample_flow_time
+
+SMALL = BackboneConfig(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=96,
+                       vocab_size=128, max_positions=256)
+
+
+def test_vision_encoder_shapes(tiny_config):
+    enc = VisionEncoder(tiny_config.vision, tiny_config.rig, d_model=48)
+    images = torch.randint(0, 256, (5, 3, tiny_config.rig.image_height, tiny_config.rig.image_width), dtype=torch.uint8)
+    out = enc(images, torch.tensor([0, 1, 2, 6, 6]), torch.tensor([0, 1, 0, 1, 0]))
+    assert out.shape == (5, tiny_config.vision.tokens_per_image, 48)
+    # token count is set by pooling, not by resolution
+    big = torch.randint(0, 256, (2, 3, 64, 128), dtype=torch.uint8)
+    assert enc(big, torch.tensor([0, 1]), torch.tensor([0, 0])).shape == (2, tiny_config.vision.tokens_per_image, 48)
+
+
+def test_default_vision_tokens():
+    config = ModelConfig()
+    enc = VisionEncoder(config.vision, config.rig, d_model=32)
+    images = torch.zeros((1, 3, config.rig.image_height, config.rig.image_width), dtype=torch.uint8)
+    assert enc(images, torch.tensor([1]), torch.tensor([0])).shape == (1, 8, 32)
+
+
+def test_token_mlp_and_fourier():
+    assert TokenMLP(4, 16, 32)(torch.randn(3, 16, 4)).shape == (3, 16, 32)
+    fourier = FourierFeatures(6, 32.0)
+    assert fourier(torch.randn(2, 64)).shape == (2, 64, fourier.out_features) and fourier.out_features == 13
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_kv_cache_decoding_equals_full_recomputation(family):
+    torch.manual_seed(0)
+    backbone = Backbone(replace(SMALL, family=family), vocab_size=128).eval()
+    embeds = torch.randn(2, 20, 64)
+    mask = torch.ones(2, 20, dtype=torch.bool)
+    mask[0, :3] = False  # left padding
+    positions = (mask.long().cumsum(1) - 1).clamp(min=0)
+    with torch.no_grad():
+        full, _ = backbone(embeds, mask, positions)
+        _, cache = backbone(embeds[:, :14], mask[:, :14], positions[:, :14])
+        exact = backbone.fuse(torch.float32)
+        steps = [backbone.decode(embeds[:, i: i + 1], cache, mask[:, i: i + 1], exact) for i in range(14, 17)]
+        steps.append(backbone.decode(embeds[:, 17:20], cache, mask[:, 17:20], exact))  # three tokens at once
+    decoded = torch.cat(steps, dim=1)
+    valid = mask[:, 14:]
+    torch.testing.assert_close(decoded[valid], full[:, 14:][valid], atol=2e-5, rtol=1e-4)
+    assert cache.length == 20 and cache.next_position.tolist() == [17, 20]
+    torch.testing.assert_close(cache.keys[1][:, :, :14], backbone(embeds[:, :14], mask[:, :14], positions[:, :14])[1].keys[1])
+
+
+def test_float16_decode_weights_stay_close():
+    torch.manual_seed(0)
+    backbone = Backbone(SMALL, vocab_size=128).eval()
+    embeds = torch.randn(1, 12, 64)
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    positions = torch.arange(12)[None]
+    with torch.no_grad():
+        full, _ = backbone(embeds, mask, positions)
+        _, cache = backbone(embeds[:, :8], mask[:, :8], positions[:, :8])
+        half = backbone.fuse(torch.float16)
+        assert half.low_lm_head.dtype == torch.float16 and half.low_layers[0][1].dtype == torch.float16
+        assert half.pick(2)[1].dtype == torch.float32  # several rows: float32 products
+        decoded = torch.cat([backbone.decode(embeds[:, i: i + 1], cache, mask[:, :1], half) for i in range(8, 12)], 1)
+        assert cache.keys[0].dtype == torch.float32
+        logits = backbone.decode_logits(decoded, half)
+    torch.testing.assert_close(decoded, full[:, 8:], atol=5e-3, rtol=5e-3)
+    torch.testing.assert_close(logits, backbone.logits(full[:, 8:]), atol=5e-3, rtol=5e-3)
+
+
+def test_decode_ignores_invalid_tokens():
+    torch.manual_seed(0)
+    backbone = Backbone(SMALL, vocab_size=128).eval()
+    embeds = torch.randn(1, 10, 64)
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    positions = torch.arange(10)[None]
+    with torch.no_grad():
+        _, cache = backbone(embeds, mask, positions)
+        backbone.decode(torch.randn(1, 1, 64), cache, torch.zeros(1, 1, dtype=torch.bool))  # a finished sequence
+        after = backbone.decode(embeds[:, :1], cache, torch.ones(1, 1, dtype=torch.bool))
+        _, clean = backbone(embeds, mask, positions)
+        reference = backbone.decode(embeds[:, :1], clean, torch.ones(1, 1, dtype=torch.bool))
+    torch.testing.assert_close(after, reference, atol=1e-5, rtol=1e-4)
+
+
+def expert_and_cache(length: int = 12, batch: int = 2):
+    torch.manual_seed(0)
+    backbone = Backbone(SMALL, vocab_size=128).eval()
+    expert = ActionExpert(ExpertConfig(hidden_size=32, num_heads=4, intermediate_size=64, fourier_features=4,
+                                       input_hidden=32), SMALL, horizon=64).eval()
+    torch.nn.init.normal_(expert.out_proj.weight, std=0.5)  # zero at init: make the output depend on the input
+    with torch.no_grad():
+        _, cache = backbone(torch.randn(batch, length, 64), torch.ones(batch, length, dtype=torch.bool),
+                            torch.arange(length).expand(batch, length))
+    return backbone, expert, cache
+
+
+def test_expert_shapes_and_shared_layout():
+    backbone, expert, cache = expert_and_cache()
+    assert len(expert.layers) == SMALL.num_layers
+    v = expert(torch.randn(2, 64, 2), torch.rand(2), cache, backbone.rope)
+    assert v.shape == (2, 64, 2)
+    loss = flow_matching_loss(expert, torch.randn(2, 64, 2), cache, backbone.rope, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert expert.out_proj.weight.grad is not None
+    t = sample_flow_time(10_000, torch.Generator().manual_seed(0))
+    assert 0.0 <= float(t.min()) and float(t.max()) < 0.999 and float(t.mean()) < 0.5  # skewed to noise
+
+
+def test_integrate_matches_per_step_calls_and_samples():
+    backbone, expert, cache = expert_and_cache(batch=1)
+    noise = torch.randn(3, 64, 2)
+    out = integrate(expert, cache, backbone.rope, noise, steps=4)
+    with torch.no_grad():
+        x, repeated = noise, cache.repeat(3)
+        for i in range(4):
+            x = x + 0.25 * expert(x, torch.full((3,), i / 4), repeated, backbone.rope)
+    torch.testing.assert_close(out, x, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(out[0], out[1])  # different noise, different samples
+
+
+def test_expert_reads_the_cache():
+    backbone, expert, cache = expert_and_cache(batch=1)
+    noise = torch.randn(1, 64, 2)
+    base = integrate(expert, cache, backbone.rope, noise, steps=3)
+    changed = cache.repeat(1)
+    changed.values[0] = changed.values[0] + 1.0
+    assert (integrate(expert, changed, backbone.rope, noise, steps=3) - base).abs().max() > 1e-3
+    masked = cache.repeat(1)
+    masked.values[1] = masked.values[1].clone()
+    masked.values[1][:, :, 4] += 10.0
+    masked.valid[:, 4] = False
+    unmasked = cache.repeat(1)
+    unmasked.valid[:, 4] = False
+    torch.testing.assert_close(integrate(expert, masked, backbone.rope, noise, steps=3),
+                               integrate(expert, unmasked, backbone.rope, noise, steps=3))

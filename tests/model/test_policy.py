@@ -1,0 +1,89 @@
+"""VLAPolicy: the Policy contract, reproducible sampling, and `explain`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cordillera.model import VLAPolicy, explain, explain_scenario
+from cordillera.model.reasoning import PlanReasoning
+from cordillera.policies import make_policy, policy_names
+from cordillera.world.render.rig import default_rig
+from cordillera.world.types import Observation, Plan
+
+
+def observation(seed: int = 0, cameras=None, speed: float = 8.0) -> Observation:
+    rng = np.random.default_rng(seed)
+    names = default_rig().names if cameras is None else cameras
+    history = np.column_stack([speed * 0.1 * np.arange(-15, 1), np.zeros(16), np.zeros(16)])
+    return Observation(t=2.0, ego_history=history, speed=speed, acceleration=0.0, yaw_rate=0.0,
+                       route_waypoints=np.column_stack([2.0 * np.arange(1, 21), np.zeros(20)]),
+                       navigation="turn left in 40 m",
+                       cameras={n: rng.integers(0, 256, (4, 128, 256, 3), dtype=np.uint8) for n in names})
+
+
+def test_plan_follows_the_contract(make_model):
+    policy = VLAPolicy(model=make_model(), num_samples=3, reasoning="always", max_reasoning_tokens=5)
+    assert policy.sensors == policy.model.config.rig.cameras and not policy.privileged
+    policy.reset({"seed": 1})
+    plan = policy.plan(observation())
+    assert isinstance(plan, Plan) and plan.poses.shape == (64, 3) and plan.samples.shape == (3, 64, 3)
+    np.testing.assert_array_equal(plan.poses, plan.samples[0])
+    info = plan.reasoning
+    assert isinstance(info, PlanReasoning) and info.reasoned and 0 < info.tokens <= 5
+    assert set(info.decision) == {"longitudinal", "lateral"}
+    assert {"preprocess", "vision", "prefill", "generation", "expert", "total"} == set(info.timings)
+
+
+def test_reproducible_after_reset(make_model):
+    policy = VLAPolicy(model=make_model(), num_samples=2, reasoning="always", seed=5, max_reasoning_tokens=6)
+    observations = [observation(0), observation(1)]
+    policy.reset()
+    first = [policy.plan(o) for o in observations]
+    policy.reset()
+    second = [policy.plan(o) for o in observations]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.samples, b.samples)
+        assert a.reasoning.text == b.reasoning.text
+    policy.reset({"seed": 99})
+    assert not np.array_equal(policy.plan(observations[0]).samples, first[0].samples)
+
+
+def test_fewer_cameras_than_the_rig(make_model):
+    policy = VLAPolicy(model=make_model(), num_samples=1, reasoning="never")
+    plan = policy.plan(observation(cameras=["camera_front_wide_120fov"]))
+    assert np.all(np.isfinite(plan.poses)) and not plan.reasoning.reasoned and plan.reasoning.text == ""
+
+
+def test_registered(make_model):
+    assert "vla" in policy_names()
+    policy = make_policy("vla", model=make_model(), num_samples=1)
+    assert isinstance(policy, VLAPolicy)
+    with pytest.raises(ValueError, match="exactly one of checkpoint or model"):
+        VLAPolicy()
+    with pytest.raises(ValueError, match="reasoning must be one of"):
+        VLAPolicy(model=make_model(), reasoning="maybe")
+
+
+def test_explain(make_model):
+    policy = VLAPolicy(model=make_model(), num_samples=2, reasoning="always", max_reasoning_tokens=4)
+    obs = observation()
+    result = explain(policy, obs, default_rig())
+    assert "reasoning (written" in result.text and "decision:" in result.text and "timings [ms]" in result.text
+    assert result.image.shape == (128, 256 * len(obs.cameras), 3) and result.image.dtype == np.uint8
+    assert result.plan.samples.shape == (2, 64, 3)
+    front = list(obs.cameras).index("camera_front_wide_120fov")
+    tile = result.image[:, 256 * front: 256 * (front + 1)]
+    changed = np.any(tile != obs.cameras["camera_front_wide_120fov"][-1], axis=-1)
+    assert changed[40:].sum() > 50  # the plan drawn on the road ahead (below the horizon), not only the label
+
+
+def test_explain_scenario_in_the_simulator(make_model, tmp_path):
+    pytest.importorskip("cordillera.world.render.camera")  # the camera renderer
+    from cordillera.scenarios.builtin import builtin_scenario
+
+    policy = VLAPolicy(model=make_model(), num_samples=2, reasoning="always", max_reasoning_tokens=3)
+    result = explain_scenario(policy, builtin_scenario("straight"), seed=0, t=0.5, driver=make_policy("lane_follower"))
+    assert result.text.startswith("t = 0.5 s") and result.plan.poses.shape == (64, 3)
+    assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(policy.sensors)
+    assert result.save_image(tmp_path / "explain.png").stat().st_size > 1000
