@@ -36,7 +36,10 @@ def _sim(args: argparse.Namespace) -> int:
 
     try:
         scenario = resolve_scenario(args.scenario)
-        policy = make_policy(args.policy)
+        try:
+            policy = make_policy(args.policy, **({"checkpoint": args.checkpoint} if args.checkpoint else {}))
+        except TypeError:
+            raise UsageError(f"policy {args.policy!r} takes no --checkpoint") from None
         config = sim.SimConfig(duration_s=args.duration)
         # reset once up front: map parameters, lane names and placements the builders reject (MapError,
         # ScenarioError, other ValueErrors) are the user's to fix; errors later in the rollout are bugs
@@ -222,8 +225,11 @@ def _eval_compare(args: argparse.Namespace) -> int:
         cells = []
         for k in keys:
             d = row[k]
-            mark = "" if d is None else "*" if d["significant"] else " "
-            cells.append("-" if d is None else f"{d['delta']:+.3f} (p {d['p_value']:.3f}){mark}")
+            if d is None:
+                cells.append("-")
+                continue
+            p = f"{d['p_value']:.3f}" if d["p_value"] >= 0.001 else "<0.001"
+            cells.append(f"{d['delta'] + 0.0:+.3f} (p {p}){'*' if d['significant'] else ' '}")
         print(f"{name:<28}{row['n_pairs']:>4}" + "".join(f"{c:>27}" for c in cells))
     return 0
 
@@ -266,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=None, help="rollout seed (default: the scenario's seed)")
     p.add_argument("--policy", default="lane_follower", help="policy name (see `cordillera policies`)")
     p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
+    p.add_argument("--checkpoint", default=None, help="checkpoint directory for a learned policy (--policy vla)")
     p.add_argument("--duration", type=_positive, default=None, help="simulated seconds (default: the scenario's)")
     p.add_argument("--video", default=None, help="write a bird's-eye mp4 of the rollout here")
     p.add_argument("--cameras", action="store_true", help="with --video: the default camera rig beside the BEV")

@@ -9,6 +9,7 @@ A policy declares the sensors it needs (so the world renders only those) and whe
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable, ClassVar
 
 from cordillera.world.types import Observation, Plan
@@ -36,6 +37,8 @@ class Policy:
 
 
 _REGISTRY: dict[str, Callable[..., Policy]] = {}
+# policies whose modules are heavy to import (torch): registered when first asked for
+_LAZY: dict[str, str] = {"vla": "cordillera.model.policy"}
 
 
 def register_policy(cls):
@@ -47,11 +50,13 @@ def register_policy(cls):
 
 
 def policy_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_LAZY))
 
 
 def make_policy(name: str, **kwargs) -> Policy:
     """Instantiate a registered policy by name; UnknownPolicyError lists the known names."""
+    if name not in _REGISTRY and name in _LAZY:
+        importlib.import_module(_LAZY[name])
     if name not in _REGISTRY:
         raise UnknownPolicyError(f"unknown policy {name!r}; known policies: {', '.join(policy_names())}")
     return _REGISTRY[name](**kwargs)
