@@ -1,0 +1,34 @@
+"""`vla:PATH` through the harness with a tiny random checkpoint: the only policy here that writes reasoning."""
+
+from dataclasses import replace
+
+import pytest
+
+from cordillera.eval.runner import EvalConfig, read_results, run_eval
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from cordillera.model import CordilleraVLA, ModelConfig, train_tokenizer
+
+    config = ModelConfig.tiny()
+    config = replace(config, prompt=replace(config.prompt, reasoning="always"))  # reason at every plan
+    corpus = ["Yield to the pedestrian crossing ahead", "Keep lane and keep speed", "Nudge left around the truck",
+              "turn left in 40 m", "follow the road"] * 3
+    torch.manual_seed(0)
+    model = CordilleraVLA(config, train_tokenizer(corpus, config.backbone.vocab_size, config.rig.camera_vocabulary))
+    path = tmp_path_factory.mktemp("vla") / "tiny"
+    model.eval().save_pretrained(path)
+    return path
+
+
+def test_vla_checkpoint_is_evaluated_with_reasoning(checkpoint, tmp_path):
+    result = run_eval(EvalConfig(policy=f"vla:{checkpoint}", suite="lane_follow_straight:20000", out=str(tmp_path / "v"),
+                                 duration_s=1.0, policy_hz=2.0, success_videos=1))
+    (record,) = read_results(tmp_path / "v" / "results.jsonl")
+    assert record["policy"] == f"vla:{checkpoint}" and record["status"] == "ok", record["error"]
+    assert 0.0 <= record["reasoning_action_consistency"] <= 1.0
+    assert result.summary["reasoning_action_consistency"] == record["reasoning_action_consistency"]
+    assert "video" in result.videos["lane_follow_straight:20000"]
