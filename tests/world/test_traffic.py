@@ -198,28 +198,6 @@ def test_curve_speed_cap_slows_traffic_in_a_tight_bend(scenario_factory):
     assert lateral.max() < 4.0  # near the 2 m/s^2 comfort bound, far below 20^2 / 25 = 16 m/s^2
 
 
-def test_mobil_overtakes_a_slow_leader_and_keeps_its_lane_otherwise(scenario_factory):
-    agents = [
-        {"id": "slow", "lane": "main.1", "s": 100.0, "speed": 10.0, "behavior": {"desired_speed": 10.0}},
-        {"id": "fast", "lane": "main.1", "s": 60.0, "speed": 25.0,
-         "behavior": {"desired_speed": 28.0, "lane_changes": True}},
-        {"id": "alone", "lane": "main.0", "s": 300.0, "speed": 20.0,
-         "behavior": {"desired_speed": 20.0, "lane_changes": True}},
-    ]
-    sc = scenario_factory("highway", {"lanes": 3, "length_m": 1500.0}, ego={"lane": "main.1", "s": 20.0, "speed": 0.0},
-                          agents=agents, duration=10.0)
-    state = sim.reset(sc, 0)
-    road = state.road
-    lane_y = {name: road.lanes[road.lane_id(name)].centerline.points[0, 1] for name in ("main.0", "main.1", "main.2")}
-    state = run(state, 8.0)
-    a = state.agents
-    fast, slow, alone = agent(state, "fast"), agent(state, "slow"), agent(state, "alone")
-    assert a.x[fast] > a.x[slow] + 10.0  # it passed the slow car
-    assert a.y[fast] == pytest.approx(lane_y["main.0"]) or a.y[fast] == pytest.approx(lane_y["main.2"])
-    assert a.y[alone] == pytest.approx(lane_y["main.0"])  # no reason to move
-    assert not a.flags[fast] & (16 | 32)  # blinkers off after the manoeuvre
-
-
 def test_replayed_agent_follows_its_recording_and_leaves_at_the_end(scenario_factory):
     traj = [[20.0 + 3.0 * k, -1.75, 0.0] for k in range(16)]  # 15 m/s for 3 s, recorded at 0.2 s
     sc = scenario_factory(ego={"lane": "fwd.0", "s": 5.0, "speed": 0.0}, duration=5.0,
