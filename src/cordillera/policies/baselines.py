@@ -68,8 +68,8 @@ class LaneFollower(Policy):
         road, route = world.road, world.route
         params = world.config.vehicle
         ego = state.ego
-        s_ego = float(route.path.project(ego.pose[None, :2])[0][0])
-        d_ego = float(route.path.project(ego.pose[None, :2])[1][0])
+        s_proj, d_proj, _ = route.path.project(ego.pose[None, :2])
+        s_ego, d_ego = float(s_proj[0]), float(d_proj[0])
         s_front = s_ego + params.length_m - params.rear_overhang_m
         offsets = route_offsets(road, route)
         entries = self._entries(state)
