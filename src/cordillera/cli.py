@@ -12,6 +12,7 @@ and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -19,11 +20,9 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from cordillera.errors import UsageError
+
 __all__ = ["main"]
-
-
-class UsageError(Exception):
-    """Input the user can fix; reported on one line with exit code 2."""
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -264,6 +263,10 @@ def _workers(text: str) -> int:
     return value
 
 
+# modules that add verbs of their own: register(subparsers) each; keep their top-level imports light
+VERB_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cordillera", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -321,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dir_a", help="baseline evaluation directory (A)")
     q.add_argument("dir_b", help="evaluation directory to compare (B)")
     q.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    for name in VERB_MODULES:  # each adds its verbs with register(sub); heavy imports stay in the handlers
+        importlib.import_module(name).register(sub)
     return parser
 
 
