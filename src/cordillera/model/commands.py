@@ -1,0 +1,106 @@
+"""`cordillera explain`: the reasoning and the plan of a VLA checkpoint at one moment of a scenario.
+
+    cordillera explain --checkpoint checkpoints/cordillera-vla-small --scenario occluded_pedestrian:3 --t 3.0
+
+Prints the reasoning (text, parsed decision, gate probability), the plan's shape and the stage timings,
+and writes a picture of the cameras with the plan and its samples drawn on the ground. The scene up to t is
+driven by `--driver` (default: the VLA itself). Heavy imports (torch) happen inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from cordillera.errors import UsageError
+
+__all__ = ["register", "DEFAULT_CHECKPOINT"]
+
+DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"
+
+
+def _time(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite time >= 0 s, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from cordillera.policies import UnknownPolicyError, make_policy
+    from cordillera.scenarios.builtin import resolve_scenario
+
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_dir():
+        raise UsageError(f"checkpoint directory {str(checkpoint)!r} does not exist")
+    try:
+        scenario = resolve_scenario(args.scenario)
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    from cordillera.model.checkpoint import CheckpointError
+    from cordillera.model.policy import VLAPolicy, explain_scenario
+
+    try:
+        policy = VLAPolicy(checkpoint, reasoning=args.reasoning, num_samples=args.samples, seed=args.policy_seed)
+    except (CheckpointError, ValueError, OSError) as exc:
+        raise UsageError(f"checkpoint {str(checkpoint)!r}: {exc}") from None
+    driver = None
+    if args.driver != "vla":
+        try:
+            driver = make_policy(args.driver)
+        except (UnknownPolicyError, TypeError) as exc:
+            raise UsageError(str(exc)) from None
+    seed = scenario.seed if args.seed is None else args.seed
+    if args.t > scenario.success.time_s:
+        raise UsageError(f"--t {args.t:g} s is past the end of scenario {scenario.name!r} "
+                         f"({scenario.success.time_s:g} s)")
+    result = explain_scenario(policy, scenario, seed=seed, t=args.t, driver=driver)
+    out = Path(args.out) if args.out else Path("out") / f"explain-{scenario.name.replace(':', '-')}-t{args.t:g}.png"
+    image = result.save_image(out)
+    if args.json:
+        reasoning = result.plan.reasoning
+        print(json.dumps({
+            "scenario": scenario.name, "seed": seed, "t": args.t, "reasoning": reasoning.text,
+            "reasoned": reasoning.reasoned, "decision": reasoning.decision,
+            "gate_probability": reasoning.gate_probability, "timings_s": reasoning.timings,
+            "plan": result.plan.poses.tolist(), "image": str(image),
+        }))
+    else:
+        print(f"scenario {scenario.name} (seed {seed})")
+        print(result.text)
+        print(f"image: {image}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add `explain` to the `cordillera` subcommands."""
+    p = sub.add_parser("explain", help="the VLA's reasoning and plan at one moment, with a camera picture")
+    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                   help=f"checkpoint directory (default: the shipped {DEFAULT_CHECKPOINT})")
+    p.add_argument("--scenario", required=True, help="a scenario YAML file, a built-in name, or FAMILY:SEED")
+    p.add_argument("--t", type=_time, default=3.0, help="the moment to explain [s] (default 3.0)")
+    p.add_argument("--seed", type=int, default=None, help="rollout seed (default: the scenario's)")
+    p.add_argument("--driver", default="vla", help="who drives up to t: vla (default) or a policy name "
+                                                   "(lane_follower, teacher, ...)")
+    p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
+                   help="reasoning mode for the explained plan (default always)")
+    p.add_argument("--samples", type=_count, default=6, help="trajectory samples drawn (default 6)")
+    p.add_argument("--policy-seed", type=int, default=0, help="sampling seed of the VLA (default 0)")
+    p.add_argument("--out", default=None, help="where to write the picture (default out/explain-...png)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_explain)
