@@ -264,7 +264,7 @@ def _workers(text: str) -> int:
 
 
 # modules that add verbs of their own: register(subparsers) each; keep their top-level imports light
-VERB_MODULES: tuple[str, ...] = ("cordillera.model.commands",)
+VERB_MODULES: tuple[str, ...] = ("cordillera.model.commands", "cordillera.drive")
 
 
 def build_parser() -> argparse.ArgumentParser:

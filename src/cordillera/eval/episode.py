@@ -25,8 +25,8 @@ import numpy as np
 from cordillera import constants as C
 from cordillera.eval.specs import POLICY_IDS, REFERENCE_POLICY, PolicySpec
 
-__all__ = ["EpisodeTask", "run_episode", "replay", "failure_reason", "reasoning_consistency", "RULE_FAILURES",
-           "WORKER_MODULES"]
+__all__ = ["EpisodeTask", "run_episode", "replay", "failure_reason", "reasoning_consistency", "key_moment",
+           "RULE_FAILURES", "WORKER_MODULES"]
 
 # what a worker needs, imported once by the local pool's forkserver (see executor.py)
 WORKER_MODULES = ("cordillera.world.rollout", "cordillera.policies", "cordillera.scenarios.families",
@@ -171,6 +171,56 @@ def reasoning_consistency(final) -> float | None:
     return float(np.mean(scores)) if scores else None
 
 
+def _text(reasoning) -> str | None:
+    if reasoning is None or getattr(reasoning, "reasoned", True) is False:
+        return None
+    if isinstance(reasoning, str):
+        return reasoning
+    if isinstance(reasoning, Mapping):
+        text = reasoning.get("text")
+        if text:
+            return str(text)
+        decision = reasoning.get("decision", reasoning)
+        return ", ".join(str(v) for v in decision.values() if v) if isinstance(decision, Mapping) else str(decision)
+    return getattr(reasoning, "text", None) or None
+
+
+def key_moment(final, critical: tuple[str, ...] | list[str] = ()) -> dict | None:
+    """The reasoning a policy wrote at the most important moment of a rollout, or None when it wrote none.
+
+    The moment is the closest approach (ego box centre to agent centre) to any of the scenario's critical
+    agents (tags.critical) while they are active; without critical agents, the step of the strongest
+    braking. The reasoning shown is the last one written at or before that moment (what the policy was
+    acting on), else the first one written after it. Returns {"t", "text", "decision", "moment_t", "why"}.
+    """
+    log = final.log
+    written = [k for k in range(len(log)) if _text(log[k].reasoning)]
+    if not written:
+        return None
+    names = list(final.agents.names)
+    index = [names.index(n) for n in critical if n in names]
+    moment, why = 0, "start"
+    if index:
+        centre = np.array([s.ego_center[:2] for s in log])
+        agents = np.array([s.agents[index, :2] for s in log])
+        active = np.array([s.active[index] for s in log])
+        dist = np.where(active, np.linalg.norm(agents - centre[:, None, :], axis=-1), np.inf).min(axis=1)
+        if np.isfinite(dist).any():
+            moment = int(np.argmin(dist))
+            who = names[index[int(np.argmin(np.where(active[moment], np.linalg.norm(
+                agents[moment] - centre[moment], axis=-1), np.inf)))]]
+            why = f"closest to {who} ({dist[moment]:.1f} m)"
+    if why == "start":
+        accel = np.array([s.ego[4] for s in log])
+        moment = int(np.argmin(accel))
+        why = f"strongest braking ({accel[moment]:.1f} m/s^2)" if accel[moment] < 0 else "start"
+    before = [k for k in written if k <= moment]
+    k = before[-1] if before else written[0]
+    # a plan is logged on the step after the observation it answered: report the observation's time
+    return {"t": float(log[max(k - 1, 0)].t), "text": _text(log[k].reasoning), "decision": _decision(log[k].reasoning),
+            "moment_t": float(log[moment].t), "why": why}
+
+
 def run_episode(task: EpisodeTask) -> dict:
     """Evaluate one scenario; never raises for a policy, reference or metric error (see module docstring)."""
     from cordillera.eval.metrics import compute_all
@@ -182,7 +232,7 @@ def run_episode(task: EpisodeTask) -> dict:
         "suite": task.suite, "suite_hash": task.suite_hash, "policy": task.policy.id,
         "code_version": task.code_version, "duration_s": task.duration_s, "policy_hz": task.policy_hz,
         "tags": None, "status": "ok", "success": False, "failure": None, "metrics": None,
-        "reasoning_action_consistency": None,
+        "reasoning_action_consistency": None, "key_moment": None,
         "min_ade": None,  # closed loop has no logged future to compare plans with
         "error": None, "timing": {},
     }
@@ -216,6 +266,7 @@ def run_episode(task: EpisodeTask) -> dict:
     try:
         metrics = compute_all(final, reference=reference)
         record["reasoning_action_consistency"] = reasoning_consistency(final)
+        record["key_moment"] = key_moment(final, (record["tags"] or {}).get("critical", ()))
         record["failure"] = failure_reason(metrics, final)
     except Exception as exc:  # noqa: BLE001
         return fail("metrics", exc)

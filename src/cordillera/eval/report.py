@@ -246,6 +246,18 @@ def _successes(records: list[dict], videos: dict) -> str:
                    f"</figure>" for r in shown)
 
 
+def _key_moments(records: list[dict]) -> str:
+    rows = [r for r in records if r.get("key_moment")]
+    if not rows:
+        return "<p>The policy wrote no reasoning.</p>"
+    cells = "".join(
+        f"<tr><td>{html.escape(r['scenario'])}</td><td class=num>{r['key_moment']['t']:.1f}</td>"
+        f"<td>{html.escape(r['key_moment']['text'])}</td><td class=note>{html.escape(r['key_moment']['why'])}</td>"
+        f"<td>{'ok' if r['success'] else 'failed'}</td></tr>" for r in rows)
+    return ("<table><tr><th>scenario</th><th>t [s]</th><th>reasoning</th><th>the moment</th><th>outcome</th></tr>"
+            + cells + "</table>")
+
+
 STYLE = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1300px}
 h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
@@ -288,6 +300,7 @@ def write_report(out: Path, summary: dict, records: list[dict], videos: dict | N
         f"<h2>Failures ({sum(not r['success'] for r in records)})</h2>",
         f"<img class=plot src='{plots['failures']}' alt='failure kinds'>", _failures(records, videos),
         "<h2>Successes</h2>", _successes(records, videos),
+        "<h2>Reasoning at each scenario's key moment</h2>", _key_moments(records),
         "<h2>Score distributions</h2>", f"<img class=plot src='{plots['scores']}' alt='score histograms'>",
     ]
     page = ("<!doctype html><html><head><meta charset=utf-8><title>" + html.escape(title) + "</title><style>" + STYLE
