@@ -32,6 +32,8 @@ _DECISIONS: tuple[tuple[str, str, str], ...] = (
     (r"\bturn\w*", "lateral", "Turn {d}"),
     (r"\bmerg\w*", "lateral", "Merge"),
     (r"\bsplit\w*", "lateral", "Split"),
+    (r"\bpull\w* over\b", "lateral", "Pull over"),
+    (r"\babort\w*", "lateral", "Abort"),
     (r"\b(keep\w* (the |its |our )?lane|lane keep\w*|stay\w* in (the )?lane)\b", "lateral", "Keep Lane"),
 )
 

@@ -9,8 +9,8 @@
 
 Modules: config (published thresholds, frozen), rollout_log (the log as arrays + shared map geometry),
 collisions (sides, at-fault rules), pdm (NAVSIM v2 EPDMS), comfort (HC, EC), alpasim, carla, rules (school
-bus, emergency vehicle, crosswalk, scenario success), open_loop (Alpamayo minADE & co), reasoning
-(meta-actions, reasoning-action consistency, grounding). Each per-step metric returns StepValues
+bus, emergency vehicle, crosswalk, scenario success), open_loop (Alpamayo minADE & co), meta_actions (the
+10 Hz meta-action detector), reasoning (meta-actions, reasoning-action consistency, grounding). Each per-step metric returns StepValues
 (values, valid); the *_score functions turn them into scenario numbers.
 """
 

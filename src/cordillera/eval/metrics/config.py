@@ -162,6 +162,13 @@ class MetaActionConfig:
     lane_change_offset_m: float = 1.0  # [m] lateral offset for a lane change
     nudge_offset_m: float = 0.3  # [m] ours: peak lateral offset of a nudge (autolabeler value unpublished)
     stop_window_s: float = 0.5  # [s] ours: the final stretch whose mean speed decides "stop"
+    # the 10 Hz detector (eval.metrics.meta_actions); the whole-trajectory rules above apply per segment
+    min_segment_s: float = 0.8  # [s] autolabeler: shorter segments merge into a neighbour (8 ticks)
+    smoothing_s: float = 0.5  # [s] ours: centred moving average of speed, heading rate and offset
+    steer_rate_rad_per_m: float = 0.0015  # [rad/m] autolabeler: steering at or above this heading rate ...
+    steer_heading_rad: float = 0.015  # [rad] ... and a segment heading change at least this
+    steer_min_speed_mps: float = 0.5  # [m/s] ours: below this, heading per metre is noise: go straight
+    lateral_rate_mps: float = 0.1  # [m/s] ours: lateral speed off the lane reference that starts a shift
 
 
 @dataclass(frozen=True)

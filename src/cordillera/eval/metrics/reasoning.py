@@ -14,6 +14,9 @@ lane change >= 1 m of lateral offset; a nudge is a smaller offset of at least 0.
 measured from a reference centreline when given (use the start lane's, `lane_reference`), else from the
 start pose's heading line, which is only right on straight roads and when the trajectory starts lined up with
 its lane (true of a plan in the ego frame at a keyframe, not of one that starts mid-manoeuvre).
+The rules live in `eval.metrics.meta_actions`, whose 10 Hz detector (used by the teacher's keyframes) applies
+them per segment: one implementation. A decision text is read per channel at its earliest recognised phrase
+("Keep distance because the lead car stopped" is keeping distance, not stopping).
 
 Consistency is binary, as in Alpamayo-R1's RL reward: every channel the decision states must contain the
 classified meta-action; an unparsable decision scores 0. Decision labels are the paper's Table 1 names and the
@@ -29,7 +32,10 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from cordillera.eval.metrics.config import MetaActionConfig
-from cordillera.geometry import Polyline, rotate
+from cordillera.eval.metrics.meta_actions import (
+    COARSE_LANE, COARSE_LONGITUDINAL, lane_class, lateral_offsets, speed_change,
+)
+from cordillera.geometry import Polyline
 from cordillera.world.roads.map import RoadMap
 from cordillera.world.roads.routes import Route
 
@@ -57,7 +63,11 @@ class ExpectedMetaAction:
 
 def classify_meta_action(poses, dt: float = 0.1, reference: Polyline | None = None,
                          cfg: MetaActionConfig | None = None) -> MetaAction:
-    """Meta-action of a trajectory poses (T >= 3, 3) [x, y, yaw], dt apart, the first being the start pose."""
+    """Meta-action of a trajectory poses (T >= 3, 3) [x, y, yaw], dt apart, the first being the start pose.
+
+    The whole trajectory is one segment of the 10 Hz detector (`eval.metrics.meta_actions`): the same speed and
+    lane rules, except that "stop" means the trajectory ends stopped (mean speed of its last stop_window_s).
+    """
     cfg = cfg or MetaActionConfig()
     p = np.asarray(poses, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 3 or len(p) < 3:
@@ -65,33 +75,13 @@ def classify_meta_action(poses, dt: float = 0.1, reference: Polyline | None = No
     seg = np.hypot(*np.diff(p[:, :2], axis=0).T)  # (T-1,) [m]
     v = seg / dt  # segment speeds [m/s]
     tail = max(1, int(round(cfg.stop_window_s / dt)))
-    dv = v[-1] - v[0]
-    mean_accel = dv / ((len(v) - 1) * dt)
     if v[-tail:].mean() < cfg.stop_speed_mps:
         lon = "stop"
-    elif dv <= -cfg.min_speed_change_mps and mean_accel <= -cfg.gentle_accel:
-        lon = "yield" if mean_accel <= -cfg.strong_accel else "slow_down"
-    elif dv >= cfg.min_speed_change_mps and mean_accel >= cfg.gentle_accel:
-        lon = "accelerate"
     else:
-        lon = "keep"
-
+        lon = COARSE_LONGITUDINAL[speed_change(v, dt, cfg)]
     turn = float(np.unwrap(p[:, 2])[-1] - p[0, 2])
-    length = float(seg.sum())
-    if abs(turn) >= cfg.turn_heading_rad and abs(turn) >= cfg.turn_rate_rad_per_m * max(length, 1e-9):
-        return MetaAction(lon, "turn_left" if turn > 0 else "turn_right")
-    if reference is not None:
-        _, d, _ = reference.project(p[:, :2])
-    else:
-        d = rotate(p[:, :2] - p[0, :2], -p[0, 2])[:, 1]
-    offset = d - d[0]
-    peak = offset[np.argmax(np.abs(offset))]
-    if abs(offset[-1]) >= cfg.lane_change_offset_m:
-        lat = "lane_change_left" if offset[-1] > 0 else "lane_change_right"
-    elif abs(peak) >= cfg.nudge_offset_m:
-        lat = "nudge_left" if peak > 0 else "nudge_right"
-    else:
-        lat = "keep_lane"
+    d = lateral_offsets(p, reference)
+    lat = COARSE_LANE[lane_class(d - d[0], turn, float(seg.sum()), cfg)]
     return MetaAction(lon, lat)
 
 
@@ -145,7 +135,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\b(merge|split)", "lat", ("lane_change_{d}",)),
     (r"\b(pull over|curb approach)", "lat", ("nudge_right", "lane_change_right")),
     (r"\babort", "lat", ("keep_lane", "nudge_left", "nudge_right")),
-    (r"\b(keep lane|lane keep|centering)", "lat", ("keep_lane",)),
+    (r"\b(keep\w* (the |its |our )?lane|lane keep|stay\w* in (the |its |our )?lane|centering)", "lat", ("keep_lane",)),
 )
 
 
@@ -161,18 +151,20 @@ def expected_meta_actions(decision: str | Mapping | None) -> ExpectedMetaAction 
     """
     if decision is None:
         return None
+    if hasattr(decision, "short"):  # a teacher.decisions.Decision
+        decision = decision.short()
     if isinstance(decision, Mapping):
         parts = [decision.get("longitudinal"), decision.get("lateral")]
         text = " , ".join(_normalise(str(p)) for p in parts if p)
     else:
         text = _normalise(str(decision))
-    found: dict[str, frozenset] = {}
+    first: dict[str, tuple[re.Match, tuple[str, ...]]] = {}  # per channel, the earliest rule match wins
     for pattern, channel, allowed in _RULES:
-        if channel in found:
-            continue
         match = re.search(pattern, text)
-        if match is None:
-            continue
+        if match is not None and (channel not in first or match.start() < first[channel][0].start()):
+            first[channel] = (match, allowed)
+    found: dict[str, frozenset] = {}
+    for channel, (match, allowed) in first.items():
         after = text[match.start():]
         dirs = [d for d in _ANY_DIR if re.search(rf"\b{d}\b", after)]
         stated = (min(dirs, key=lambda d: after.index(d)),) if dirs else _ANY_DIR
