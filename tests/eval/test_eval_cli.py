@@ -29,7 +29,6 @@ def _usage_error(capsys, *argv) -> str:
 @pytest.mark.parametrize("argv, match", [
     (("--policy", "rule-based", "--suite", "nightly"), "unknown suite 'nightly'; known: train, val, test"),
     (("--policy", "ppo", "--suite", "test"), "unknown policy 'ppo'; available: constant-velocity, rule-based"),
-    (("--policy", "teacher", "--suite", "test"), "teacher is not in this checkout"),
     (("--policy", "vla:/no/such/dir", "--suite", "test"), "does not exist"),
     (("--policy", "rule-based", "--suite", "child_ball:x"), "seed must be an integer"),
 ])

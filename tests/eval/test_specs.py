@@ -18,7 +18,6 @@ def test_public_ids_map_to_the_baselines():
 
 
 @pytest.mark.parametrize("text, match", [
-    ("teacher", "teacher is not in this checkout.*available: constant-velocity, rule-based, vla:PATH"),
     ("vla:/no/such/checkpoint", "does not exist"),
     ("vla:", "give a checkpoint directory"),
     ("vla", "give a checkpoint directory"),

@@ -38,7 +38,7 @@ class Policy:
 
 _REGISTRY: dict[str, Callable[..., Policy]] = {}
 # policies whose modules are heavy to import (torch): registered when first asked for
-_LAZY: dict[str, str] = {"vla": "cordillera.model.policy"}
+_LAZY: dict[str, str] = {"vla": "cordillera.model.policy", "teacher": "cordillera.teacher.planner"}
 
 
 def register_policy(cls):

@@ -18,7 +18,7 @@ from cordillera.world.roads.routes import route_offsets
 from cordillera.world.traffic import conflict_pending, crosswalk_gaps, idm_acceleration, occupancy
 from cordillera.world.types import Observation, Plan, PrivilegedObservation
 
-__all__ = ["ConstantVelocity", "LaneFollower"]
+__all__ = ["ConstantVelocity", "LaneFollower", "lane_entries", "merge_wait", "yield_wait"]
 
 _VRU = np.array([int(t) for t in VRU_TYPES])
 
@@ -113,14 +113,7 @@ class LaneFollower(Policy):
 
     @staticmethod
     def _entries(state):
-        agents = state.agents
-        idx = np.nonzero(agents.active)[0]
-        xy = np.stack([agents.x[idx], agents.y[idx]], -1)
-        m, lane, s, d, head = occupancy(state.road, xy, agents.width[idx] / 2.0,
-                                        half_length=agents.length[idx] / 2.0, yaw=agents.yaw[idx])
-        owner = idx[m]
-        v_long = agents.v[owner] * np.cos(wrap_angle(agents.yaw[owner] - head))
-        return owner, lane, s, d, v_long
+        return lane_entries(state)
 
     def _obstacle(self, state, entries, offsets, s_front, d_ego):
         agents = state.agents
@@ -162,48 +155,11 @@ class LaneFollower(Policy):
         return float(np.min(u[ok] - s_front)) - 1.0
 
     def _merge_distance(self, state, entries, offsets, s_ego) -> float:
-        """Before a lane change on the route: wait (or slow) until the target lane has a gap (inf: go).
-
-        A road user on the target lane counts while it is alongside the ego or would close up behind it
-        within `merge_gap_s`.
-        """
-        road, route = state.road, state.world.route
-        params = state.world.config.vehicle
-        owner, lane, s, _, v_long = entries
-        center = s_ego + params.rear_axle_to_center_m
-        for k in range(len(route.lanes) - 1):
-            here, target = route.lanes[k], route.lanes[k + 1]
-            if target in road.lanes[here].successors:
-                continue
-            start = route.lane_end_on_path(k)  # where the manoeuvre leaves lane `here`
-            if center - params.length_m > start + 20.0 or start - center > 80.0:
-                continue  # done with this lane change, or still far away
-            on_target = lane == target
-            rel = offsets[target] + s[on_target] - center  # + ahead of the ego
-            length = state.agents.length[owner[on_target]]
-            closing = np.maximum(v_long[on_target] - state.ego.v, 0.0)
-            alongside = np.abs(rel) < (length + params.length_m) / 2.0 + 2.0
-            behind = (rel < 0) & (-rel - (length + params.length_m) / 2.0 < self.merge_gap_s * (closing + 5.0))
-            if np.any(alongside | behind):
-                return start - (s_ego + params.length_m - params.rear_overhang_m)
-        return np.inf
+        return merge_wait(state, entries, offsets, s_ego, self.merge_gap_s)
 
     def _yield_distance(self, state, entries, offsets, s_front) -> float:
-        """Where to wait for right of way at an unprotected turn or yield line (inf: go)."""
-        road = state.road
-        ctx = state.world.context
-        owner, lane, s, _, v_long = entries
-        for lane_id in state.world.route.lanes:
-            sources = ctx.yield_sources[lane_id]
-            start = offsets[lane_id] - s_front
-            if not sources or not (-0.5 < start < self.yield_horizon):
-                continue
-            if conflict_pending(ctx, sources, -1, owner, lane, s, v_long):
-                preds = road.lanes[lane_id].predecessors
-                sl = road.stop_line_by_lane.get(preds[0]) if preds else None
-                wait = offsets[sl.lane] + sl.s - s_front if sl is not None and np.isfinite(offsets[sl.lane]) else start
-                return wait - self.stop_margin + self.min_gap
-        return np.inf
+        wait, _ = yield_wait(state, entries, offsets, s_front, self.yield_horizon)
+        return wait - self.stop_margin + self.min_gap
 
     def _stop_distance(self, state, offsets, s_front, v) -> float:
         road = state.road
@@ -232,3 +188,64 @@ class LaneFollower(Policy):
         """Whether the ego has been stopped for at least 1 s (serves a stop sign)."""
         recent = state.log[-11:]
         return len(recent) >= 11 and all(step.ego[3] < 0.3 for step in recent)
+
+
+def lane_entries(state):
+    """Lane occupancy of every active agent: owner (E,) agent index, lane (E,), s (E,), d (E,) on that lane,
+    v_long (E,) speed along the lane [m/s] (world.traffic.occupancy, heading-aware)."""
+    agents = state.agents
+    idx = np.nonzero(agents.active)[0]
+    xy = np.stack([agents.x[idx], agents.y[idx]], -1)
+    m, lane, s, d, head = occupancy(state.road, xy, agents.width[idx] / 2.0,
+                                    half_length=agents.length[idx] / 2.0, yaw=agents.yaw[idx])
+    owner = idx[m]
+    v_long = agents.v[owner] * np.cos(wrap_angle(agents.yaw[owner] - head))
+    return owner, lane, s, d, v_long
+
+
+def merge_wait(state, entries, offsets, s_ego: float, merge_gap_s: float) -> float:
+    """Before a lane change on the route: distance from the front bumper to where the ego should wait (or slow)
+    until the target lane has a gap [m] (inf: go).
+
+    A road user on the target lane counts while it is alongside the ego or would close up behind it
+    within `merge_gap_s` [s].
+    """
+    road, route = state.road, state.world.route
+    params = state.world.config.vehicle
+    owner, lane, s, _, v_long = entries
+    center = s_ego + params.rear_axle_to_center_m
+    for k in range(len(route.lanes) - 1):
+        here, target = route.lanes[k], route.lanes[k + 1]
+        if target in road.lanes[here].successors:
+            continue
+        start = route.lane_end_on_path(k)  # where the manoeuvre leaves lane `here`
+        if center - params.length_m > start + 20.0 or start - center > 80.0:
+            continue  # done with this lane change, or still far away
+        on_target = lane == target
+        rel = offsets[target] + s[on_target] - center  # + ahead of the ego
+        length = state.agents.length[owner[on_target]]
+        closing = np.maximum(v_long[on_target] - state.ego.v, 0.0)
+        alongside = np.abs(rel) < (length + params.length_m) / 2.0 + 2.0
+        behind = (rel < 0) & (-rel - (length + params.length_m) / 2.0 < merge_gap_s * (closing + 5.0))
+        if np.any(alongside | behind):
+            return start - (s_ego + params.length_m - params.rear_overhang_m)
+    return np.inf
+
+
+def yield_wait(state, entries, offsets, s_front: float, horizon_m: float) -> tuple[float, int | None]:
+    """Where to wait for right of way at an unprotected turn or yield line: (distance from the front bumper to
+    the waiting point [m], the route lane that must yield) or (inf, None) to go. Looks `horizon_m` [m] ahead."""
+    road = state.road
+    ctx = state.world.context
+    owner, lane, s, _, v_long = entries
+    for lane_id in state.world.route.lanes:
+        sources = ctx.yield_sources[lane_id]
+        start = offsets[lane_id] - s_front
+        if not sources or not (-0.5 < start < horizon_m):
+            continue
+        if conflict_pending(ctx, sources, -1, owner, lane, s, v_long):
+            preds = road.lanes[lane_id].predecessors
+            sl = road.stop_line_by_lane.get(preds[0]) if preds else None
+            wait = offsets[sl.lane] + sl.s - s_front if sl is not None and np.isfinite(offsets[sl.lane]) else start
+            return float(wait), lane_id
+    return np.inf, None

@@ -125,7 +125,8 @@ class Constraint:
     """What bound the chosen proposal: the thing the ego stops, yields, slows or steers for.
 
     kind: "agent" (lead vehicle, crossing or oncoming agent, pedestrian, obstacle), "signal", "stop_line"
-    (stop / yield sign, all-way stop, dark signal), "crosswalk", "speed_limit", "curve", "route_end",
+    (stop / yield sign, all-way stop, dark signal), "yield" (right of way at a yield line or unprotected turn;
+    stop_line set when one marks the waiting point), "crosswalk", "speed_limit", "curve", "route_end",
     "school_bus", "emergency_vehicle", "lane_blocked", "merge". agent / signal / stop_line: indices into
     state.agents, the map's signals and stop lines (None when not applicable); distance_m along the route
     from the ego's front bumper [m] (None when not applicable).
@@ -161,6 +162,8 @@ class PlanResult:
     decision: the CoC decision the chosen proposal embodies; constraints: what bound it (may be empty).
     scores: proposal name -> score in [0, 1] (the metric-based score, before tie-breaks); metrics: the chosen
     proposal's metric sub-scores (nc, dac, ddc, tlc, ep, ttc, lk, hc, ec); planning_time_s: wall time.
+    scores holds the proposals scored up to the first perfect one (later ones cannot win); n_proposals counts
+    every proposal simulated.
     """
 
     poses: np.ndarray
@@ -171,3 +174,4 @@ class PlanResult:
     scores: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     planning_time_s: float = 0.0
+    n_proposals: int = 0
