@@ -1,0 +1,167 @@
+"""Training data: a resumable, rank-aware batch order, the DataLoader, the run's text corpus and statistics.
+
+    >>> from cordillera.train.data import StepBatchSampler, make_loader
+    >>> sampler = StepBatchSampler(len(dataset), batch_size=16, seed=0, start_step=1200, total_steps=5000)
+    >>> loader = make_loader(dataset, sampler, processor, workers=1, prefetch=4)   # yields Batch
+
+A training set is any sequence of `cordillera.model.processor.Sample` (a `cordillera.data.DrivingDataset`
+or a list). The batch of optimiser step s is a pure function of (seed, s, rank, world size): epoch
+e = s // steps_per_epoch is shuffled by `torch.utils.data.DistributedSampler` seeded with `seed` and
+`set_epoch(e)` (drop_last, so every rank sees distinct samples), and the rank's indices are cut into
+batches. So resuming at step k needs only k, whatever the number of DataLoader workers.
+
+Decoding (PNG frames) and collating (tokenising, resizing, building the prompt) run in the DataLoader's
+worker processes, next to the main process's forward/backward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from cordillera.model.action_space import ActionStats, trajectory_to_actions
+from cordillera.model.processor import Batch, Processor, Sample
+
+__all__ = ["StepBatchSampler", "make_loader", "Collator", "SampleView", "text_corpus", "action_stats",
+           "data_fingerprint", "seed_everything_from", "DataError"]
+
+
+class DataError(ValueError):
+    """The training data cannot be used (too few samples, no future trajectories, ...)."""
+
+
+class _Indices(Dataset):
+    """Just a length, for DistributedSampler (which only reads len())."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Batches of dataset indices for steps start_step ... total_steps - 1 of one rank (see module doc)."""
+
+    def __init__(self, length: int, batch_size: int, seed: int, start_step: int, total_steps: int,
+                 rank: int = 0, world_size: int = 1):
+        if length < batch_size * world_size:
+            raise DataError(f"the training split has {length} samples; one step needs batch_size x processes = "
+                            f"{batch_size} x {world_size}")
+        self.length, self.batch_size, self.seed = length, batch_size, seed
+        self.start_step, self.total_steps = start_step, total_steps
+        self.rank, self.world_size = rank, world_size
+        self.steps_per_epoch = (length // world_size) // batch_size
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        sampler = DistributedSampler(_Indices(self.length), num_replicas=self.world_size, rank=self.rank,
+                                     shuffle=True, seed=self.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        indices = list(sampler)
+        return [indices[i * self.batch_size: (i + 1) * self.batch_size] for i in range(self.steps_per_epoch)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while step < self.total_steps:
+            epoch, offset = divmod(step, self.steps_per_epoch)
+            batches = self.epoch_batches(epoch)
+            for batch in batches[offset: offset + self.total_steps - step]:
+                yield batch
+                step += 1
+
+    def __len__(self) -> int:
+        return max(0, self.total_steps - self.start_step)
+
+
+class SampleView(Dataset):
+    """A sequence of Samples as a torch Dataset; reasoning=False drops texts and keyframe labels."""
+
+    def __init__(self, samples: Sequence[Sample], reasoning: bool = True):
+        self.samples = samples
+        self.reasoning = reasoning
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = self.samples[index]
+        if not self.reasoning and (sample.reasoning is not None or sample.keyframe):
+            sample = replace(sample, reasoning=None, keyframe=False)
+        return sample
+
+
+class Collator:
+    """Samples -> training Batch with the model's processor (runs in DataLoader workers)."""
+
+    def __init__(self, processor: Processor):
+        self.processor = processor
+
+    def __call__(self, samples: list[Sample]) -> Batch:
+        return self.processor.collate(samples, targets=True)
+
+
+def make_loader(dataset: Dataset, sampler: StepBatchSampler, processor: Processor, workers: int,
+                prefetch: int) -> DataLoader:
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=Collator(processor), num_workers=workers,
+                      prefetch_factor=prefetch if workers else None, persistent_workers=False)
+
+
+def text_corpus(samples: Sequence[Sample], reasoning: bool = True) -> list[str]:
+    """Navigation and (when reasoning) Chain-of-Causation texts of a training split, for the tokenizer.
+    A dataset with `record(i)` (DrivingDataset) gives them without decoding any frame."""
+    record = getattr(samples, "record", None)
+    texts = []
+    for i in range(len(samples)):
+        item = record(i) if callable(record) else samples[i]
+        navigation, text = (item["navigation"], item["reasoning"]) if isinstance(item, dict) else \
+            (item.navigation, item.reasoning)
+        texts += [navigation] + ([text] if reasoning and text else [])
+    return [t for t in texts if t]
+
+
+def action_stats(samples: Sequence[Sample]) -> ActionStats:
+    """The split's normalisation statistics: `.stats` of a dataset (meta/stats.json), else computed from
+    every sample's future with the model's inverse dynamics."""
+    stats = getattr(samples, "stats", None)
+    if isinstance(stats, ActionStats):
+        return stats
+    futures, speeds = [], []
+    for i in range(len(samples)):
+        sample = samples[i]
+        if sample.future is None:
+            raise DataError(f"training sample {i} has no future trajectory")
+        futures.append(sample.future)
+        speeds.append(sample.speed)
+    return ActionStats.from_actions(trajectory_to_actions(np.stack(futures), np.array(speeds)))
+
+
+def data_fingerprint(samples: Sequence[Sample]) -> str:
+    """A digest that identifies a split: its meta/info.json content when it is a dataset, else its samples'
+    targets and texts. A resumed run must see the same fingerprint."""
+    digest = hashlib.sha256()
+    info = getattr(samples, "info", None)
+    digest.update(str(len(samples)).encode())
+    if isinstance(info, dict):
+        digest.update(json.dumps(info, sort_keys=True, default=str).encode())
+        return digest.hexdigest()[:16]
+    for i in range(len(samples)):
+        sample = samples[i]
+        digest.update(np.ascontiguousarray(sample.future if sample.future is not None else []).tobytes())
+        digest.update(f"{sample.navigation}\x00{sample.reasoning}\x00{sample.keyframe}\x00{sample.speed!r}".encode())
+        for name in sorted(sample.cameras):
+            frames = sample.cameras[name]
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(frames[-1, ::8, ::8]).tobytes())  # a thumbnail of the newest frame
+    return digest.hexdigest()[:16]
+
+
+def seed_everything_from(seed: int, *parts: int) -> torch.Generator:
+    """A CPU generator seeded from the run seed and integer parts (rank, step): no shared global state."""
+    key = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(key[:8], "little") & ((1 << 63) - 1))

@@ -1,0 +1,381 @@
+"""Supervised training of the reasoning VLA: stages of cross-entropy and flow matching, resumable exactly.
+
+    cordillera train --config configs/train/vla-small.yaml --data data/teacher-v1 --out runs/train/small
+    cordillera train --config configs/train/vla-small.yaml --data data/teacher-v1 --out runs/train/small --resume
+    torchrun --nproc_per_node 2 -m cordillera train --config ... --data ... --out ...      # DDP (gloo on CPU)
+
+    >>> from cordillera.train import TrainConfig, train
+    >>> result = train(TrainConfig(...), train_samples, val_samples, out="runs/train/tiny")
+    >>> CordilleraVLA.from_pretrained(result.final)
+
+A run directory holds
+    run.json            what the run is: the TrainConfig, the data fingerprints, the world size. --resume
+                        refuses a directory whose run.json differs (naming the first differing field)
+    tokenizer.json      BPE trained on the training split's texts when the run starts
+    metrics.jsonl       training / validation / closed-loop lines (logbook.py); curves.png drawn from it
+    checkpoints/step-NNNNNNN/   save_pretrained layout + train_config.json + trainer/ (state.py); the
+                        last `checkpoint.keep` are kept
+    final/              the trained model (save_pretrained layout + train_config.json)
+    eval/step-NNNNNNN/  closed-loop evaluation of a checkpoint when validation.closed_loop_suite is set
+
+Exactness: the batch of step s, the learning rate and the flow noise are functions of (seed, s, rank), the
+weights and AdamW moments are saved bit for bit, so a run resumed from step k reaches the same weights as a
+run that never stopped (tests/train/test_trainer.py checks it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from cordillera.model.action_space import ActionStats
+from cordillera.model.checkpoint import load_pretrained
+from cordillera.model.processor import Sample
+from cordillera.model.tokenizer import TextTokenizer, train_tokenizer
+from cordillera.model.vla import CordilleraVLA
+from cordillera.train import distributed
+from cordillera.train.config import LOSS_TERMS, TrainConfig
+from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
+                                   make_loader, seed_everything_from, text_corpus)
+from cordillera.train.logbook import MetricsLog, plot_curves
+from cordillera.train.state import StateError, load_training_state, save_training_state
+
+__all__ = ["train", "TrainResult", "TrainError", "learning_rate", "RUN_FORMAT"]
+
+RUN_FORMAT = 1
+RUN, TOKENIZER, METRICS, CURVES, CHECKPOINTS, FINAL = ("run.json", "tokenizer.json", "metrics.jsonl", "curves.png",
+                                                       "checkpoints", "final")
+
+
+class TrainError(ValueError):
+    """The run cannot start or continue: a directory of another run, no checkpoint to resume, bad data."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out: Path
+    final: Path | None  # the trained model (None when the run stopped early at stop_at_step)
+    step: int  # optimiser steps done
+    validation: dict  # the last validation record ({} when there was none)
+    wall_s: float
+    rank: int = 0  # this process's rank under torchrun (0 alone)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Learning rate of optimiser step `step` (0-based): per stage, linear warmup then cosine decay."""
+    stage, i = config.stage_at(step)
+    peak = stage.lr if stage.lr is not None else config.optim.lr
+    warmup = min(config.optim.warmup_steps, stage.steps - 1)
+    if i < warmup:
+        return peak * (i + 1) / (warmup + 1)
+    progress = (i - warmup) / max(1, stage.steps - 1 - warmup)
+    floor = config.optim.min_lr_ratio
+    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+class Objective(nn.Module):
+    """The weighted loss of a stage as a module's forward, so DistributedDataParallel can wrap it. Only the
+    stage's terms enter `total`; the others are returned detached for the log."""
+
+    def __init__(self, model: CordilleraVLA):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, generator: torch.Generator, terms: tuple[str, ...], detach_prefix: bool,
+                flow_samples: int) -> dict[str, torch.Tensor]:
+        losses = self.model.loss(batch, generator, detach_prefix=detach_prefix, flow_samples=flow_samples)
+        out = {name: value.detach() for name, value in losses.items() if name != "total"}
+        out["total"] = sum(losses[name] for name in terms)
+        return out
+
+
+def _optimizer(model: CordilleraVLA, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on the weights of linear and convolution layers."""
+    decay_ids = {id(m.weight) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
+    params = list(model.parameters())
+    decay = [p for p in params if id(p) in decay_ids]
+    other = [p for p in params if id(p) not in decay_ids]
+    opt = config.optim
+    return torch.optim.AdamW([{"params": decay, "weight_decay": opt.weight_decay},
+                              {"params": other, "weight_decay": 0.0}],
+                             lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps, foreach=False)
+
+
+def _first_difference(a, b, where: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    return None if a == b else f"{where} ({json.dumps(a)} in the run, {json.dumps(b)} now)"
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    """Complete step checkpoints (trainer/state.json written last), oldest first."""
+    folder = out / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    done = [p for p in folder.glob("step-*") if (p / "trainer" / "state.json").is_file()]
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def _prepare_directory(out: Path, identity: dict, resume: bool, context: distributed.Context) -> Path | None:
+    """Check (resume) or claim (fresh run) the run directory; the checkpoint to resume from, if any."""
+    run_path = out / RUN
+    if not resume:
+        if run_path.exists():
+            raise TrainError(f"{out} already holds a training run; pass --resume to continue it or choose "
+                             "another --out")
+        context.barrier()  # every rank has looked before rank 0 writes
+        if context.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            run_path.write_text(json.dumps(identity, indent=2) + "\n")
+        return None
+    if not run_path.is_file():
+        raise TrainError(f"--resume: {out} has no {RUN}; there is no run to resume there")
+    try:
+        stored = json.loads(run_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise TrainError(f"{run_path}: not valid JSON ({exc})") from None
+    diff = _first_difference(stored, identity)
+    if diff:
+        raise TrainError(f"--resume: {out} is a different run: {diff}")
+    found = _checkpoints(out)
+    return found[-1] if found else None
+
+
+def _validate(model: CordilleraVLA, config: TrainConfig, samples: Sequence[Sample], step: int) -> dict:
+    """Validation losses (fixed noise) and open-loop minADE of K trajectories over the first val samples."""
+    from cordillera.eval.metrics.open_loop import min_ade
+
+    val = config.validation
+    count = min(len(samples), val.max_samples)
+    sums: dict[str, float] = {}
+    batch_size = config.data.batch_size
+    model.eval()
+    dtype = torch.bfloat16 if config.precision == "bfloat16" else torch.float32
+    for k, start in enumerate(range(0, count, batch_size)):
+        chunk = [samples[i] for i in range(start, min(count, start + batch_size))]
+        with torch.no_grad(), torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            losses = model.loss(model.processor.collate(chunk, targets=True), seed_everything_from(config.seed, -1, k))
+        for name, value in losses.items():
+            sums[f"loss/{name}"] = sums.get(f"loss/{name}", 0.0) + float(value) * len(chunk)
+        out = model.generate(model.processor.collate(chunk), mode=val.mode, num_samples=val.trajectories,
+                             generator=seed_everything_from(config.seed, -2, k))
+        truth = np.stack([s.future[:, :2] for s in chunk])
+        for name, values in min_ade(out.poses[..., :2], truth).items():
+            sums[name] = sums.get(name, 0.0) + float(values.sum())
+        sums["reasoning_rate"] = sums.get("reasoning_rate", 0.0) + sum(r is not None for r in out.reasoning)
+    model.train()
+    return {"step": step, "split": "val", "samples": count, **{k: v / max(count, 1) for k, v in sums.items()}}
+
+
+def _closed_loop(checkpoint: Path, out: Path, config: TrainConfig, step: int) -> dict:
+    from cordillera.eval.runner import EvalConfig, run_eval
+
+    val = config.validation
+    result = run_eval(EvalConfig(policy=f"vla:{checkpoint}", suite=val.closed_loop_suite,
+                                 out=str(out / "eval" / checkpoint.name), workers=val.closed_loop_workers,
+                                 duration_s=val.closed_loop_duration_s, videos=False))
+    summary = result.summary
+    keys = ("epdms", "collision_free_rate", "offroad_rate", "success_rate", "route_completion")
+    return {"step": step, "split": "closed_loop", "suite": val.closed_loop_suite,
+            **{k: summary[k] for k in keys if isinstance(summary.get(k), (int, float))}}
+
+
+def _save_checkpoint(model: CordilleraVLA, optimizer, config: TrainConfig, out: Path, step: int,
+                     identity: dict) -> Path:
+    """Write checkpoints/step-N atomically (a temporary directory renamed when complete) and prune old ones."""
+    folder = out / CHECKPOINTS
+    final = folder / f"step-{step:07d}"
+    tmp = folder / f".step-{step:07d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    (tmp / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    save_training_state(tmp, optimizer, step, {"run": identity})
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in _checkpoints(out)[:-config.checkpoint.keep]:
+        shutil.rmtree(old)
+    return final
+
+
+def _progress(enabled: bool, total: int, done: int):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    bar = Progress(TextColumn("[bold]train[/] {task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn(), disable=not enabled, transient=False)
+    task = bar.add_task("train", total=total, completed=done, stage="", loss="-")
+    return bar, task
+
+
+def train(config: TrainConfig, train_samples: Sequence[Sample], val_samples: Sequence[Sample] | None,
+          out: str | Path, resume: bool = False, progress: bool = True, stop_at_step: int | None = None,
+          on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train `config` on the samples into the run directory `out` (see the module docstring).
+
+    resume: continue the run in `out` from its newest checkpoint (TrainError when `out` holds another run).
+    stop_at_step: end after this many optimiser steps with a checkpoint (a time-boxed session; --resume
+    continues). on_step(step, losses) is called after every optimiser step on rank 0.
+    """
+    start_time = time.perf_counter()
+    context = distributed.start()
+    try:
+        return _train(config, train_samples, val_samples, Path(out), resume, progress, stop_at_step, on_step,
+                      context, start_time)
+    finally:
+        distributed.stop(context)
+
+
+def _train(config, train_samples, val_samples, out: Path, resume, progress, stop_at_step, on_step,
+           context: distributed.Context, start_time: float) -> TrainResult:
+    if len(train_samples) < config.data.batch_size * context.world_size:
+        raise DataError(f"the training split has {len(train_samples)} samples; one step needs batch_size x "
+                        f"processes = {config.data.batch_size} x {context.world_size}")
+    for split in (train_samples, val_samples):  # a DrivingDataset checks every shard's checksum now, not mid-run
+        verify = getattr(getattr(split, "reader", None), "verify", None)
+        if callable(verify):
+            verify()
+    total = config.total_steps
+    if stop_at_step is not None and not 0 < stop_at_step <= total:
+        raise TrainError(f"stop_at_step must be in 1..{total}, got {stop_at_step}")
+    identity = {"format": RUN_FORMAT, "train_config": config.to_dict(), "world_size": context.world_size,
+                "data": {"train": data_fingerprint(train_samples),
+                         "val": data_fingerprint(val_samples) if val_samples else None}}
+    identity = json.loads(json.dumps(identity))  # tuples as lists: compared with run.json as read back
+    checkpoint = _prepare_directory(out, identity, resume, context)
+    context.barrier()
+
+    # tokenizer: trained once by rank 0 on the training texts, read back by every rank (and on resume)
+    tokenizer_path = out / TOKENIZER
+    cameras = config.model.rig.camera_vocabulary
+    if not tokenizer_path.is_file() and context.is_main:
+        corpus = text_corpus(train_samples, config.data.reasoning)
+        if not corpus:
+            raise DataError("the training split has no text (navigation or reasoning) to train the tokenizer on")
+        train_tokenizer(corpus, config.model.backbone.vocab_size, cameras,
+                        config.data.tokenizer_min_frequency).save(tokenizer_path)
+    context.barrier()
+    tokenizer = TextTokenizer.load(tokenizer_path, cameras)
+    stats: ActionStats = action_stats(train_samples)
+
+    torch.manual_seed(config.seed)
+    model = CordilleraVLA(config.model, tokenizer, stats)
+    optimizer = _optimizer(model, config)
+    step = 0
+    if checkpoint is not None:
+        saved = load_pretrained(checkpoint)
+        model.load_state_dict(saved.state_dict())
+        try:
+            state = load_training_state(checkpoint, optimizer)
+        except StateError as exc:
+            raise TrainError(str(exc)) from None
+        step = int(state["step"])  # (a run that died before its first checkpoint starts over at 0)
+    first_step = step
+    model.train()
+    objective = Objective(model)
+    if context.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # a stage without some loss term, or with a detached cache, leaves parameters without a gradient
+        partial = any(set(s.losses) != set(LOSS_TERMS) or s.detach_prefix for s in config.stages)
+        objective = DistributedDataParallel(objective, find_unused_parameters=partial)
+
+    log = MetricsLog(out / METRICS, resume_step=step if resume else None) if context.is_main else None
+    train_view = SampleView(train_samples, config.data.reasoning)
+    val_view = SampleView(val_samples, config.data.reasoning) if val_samples else None
+    end = stop_at_step or total
+    sampler = StepBatchSampler(len(train_view), config.data.batch_size, config.seed, step, end,
+                               context.rank, context.world_size)
+    loader = make_loader(train_view, sampler, model.processor, config.data.workers, config.data.prefetch)
+    dtype = torch.bfloat16 if config.precision == "bfloat16" else torch.float32
+    params = [p for p in model.parameters()]
+    window: dict[str, float] = {}
+    window_steps, window_start, wait = 0, time.perf_counter(), 0.0
+    validation: dict = {}
+    bar, task = _progress(progress and context.is_main, total, step)
+
+    def checkpoint_now(done: int) -> Path | None:
+        path = None
+        if context.is_main:
+            path = _save_checkpoint(model, optimizer, config, out, done, identity)
+        context.barrier()
+        return path
+
+    with bar:
+        fetch_start = time.perf_counter()
+        for batch in loader:
+            wait += time.perf_counter() - fetch_start
+            stage, _ = config.stage_at(step)
+            lr = learning_rate(config, step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+                losses = objective(batch, seed_everything_from(config.seed, context.rank, step), stage.losses,
+                                   stage.detach_prefix, stage.flow_samples)
+            losses["total"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            values = {name: float(v.detach()) for name, v in losses.items()}
+            if not math.isfinite(values["total"]):
+                raise TrainError(f"step {step}: the loss is not finite ({values}); lower the learning rate")
+            for name, value in values.items():
+                window[f"loss/{name}"] = window.get(f"loss/{name}", 0.0) + value
+            window["grad_norm"] = window.get("grad_norm", 0.0) + float(grad_norm)
+            window_steps += 1
+            if on_step is not None and context.is_main:
+                on_step(step, values)
+            bar.update(task, completed=step, stage=stage.name, loss=f"{values['total']:.3f}")
+
+            if step % config.log_every == 0 or step == end:
+                elapsed = time.perf_counter() - window_start
+                if log is not None:
+                    log.write({"step": step, "split": "train", "stage": stage.name, "lr": lr,
+                               **{k: v / window_steps for k, v in window.items()},
+                               "samples_per_s": window_steps * config.data.batch_size * context.world_size / elapsed,
+                               "data_wait_fraction": wait / elapsed, "wall_s": time.perf_counter() - start_time})
+                window, window_steps, window_start, wait = {}, 0, time.perf_counter(), 0.0
+            if step % config.validation.every_steps == 0 or step == total:
+                same, digests = distributed.replicas_identical(context, model)
+                if not same:
+                    raise TrainError(f"step {step}: DDP replicas diverged (parameter digests {digests})")
+                if context.is_main and val_view is not None and len(val_view):
+                    validation = _validate(model, config, val_view, step)
+                    validation["replica_digests"] = digests
+                    log.write(validation)
+                    plot_curves(log.read(), out / CURVES)
+                context.barrier()
+                window_start = time.perf_counter()
+            if step % config.checkpoint.every_steps == 0 or step == end:
+                path = checkpoint_now(step)
+                if context.is_main and config.validation.closed_loop_suite:
+                    log.write(_closed_loop(path, out, config, step))
+                context.barrier()
+                window_start = time.perf_counter()
+            fetch_start = time.perf_counter()
+
+    final = None
+    if step == total:
+        final = out / FINAL
+        if context.is_main and (step != first_step or not (final / "model.safetensors").is_file()):
+            shutil.rmtree(final, ignore_errors=True)
+            model.save_pretrained(final)
+            (final / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+            plot_curves(log.read(), out / CURVES)
+        context.barrier()
+    return TrainResult(out, final, step, validation, time.perf_counter() - start_time, context.rank)

@@ -1,0 +1,100 @@
+"""TrainConfig: strict loading (unknown keys and bad values name the field), round trips, shipped recipes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cordillera.model import ModelConfig
+from cordillera.train.config import (DataConfig, OptimConfig, StageConfig, TrainConfig, TrainConfigError,
+                                     ValidationConfig, load_train_config)
+
+RECIPES = Path(__file__).resolve().parents[2] / "configs" / "train"
+
+
+def _write(tmp_path, text: str, name: str = "train.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_round_trip_through_dict_yaml_and_json(tmp_path):
+    config = TrainConfig(model=ModelConfig.tiny(), stages=(StageConfig("lm", 10, losses=("text", "gate")),
+                                                           StageConfig("expert", 5, losses=("flow",),
+                                                                       detach_prefix=True, lr=3e-4)),
+                         precision="bfloat16", seed=7)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    path = _write(tmp_path, json.dumps(config.to_dict()), "train.json")
+    assert load_train_config(path) == config
+    assert config.total_steps == 15
+    assert config.stage_at(9) == (config.stages[0], 9)
+    assert config.stage_at(10) == (config.stages[1], 0)
+
+
+def test_defaults_from_an_empty_file(tmp_path):
+    assert load_train_config(_write(tmp_path, "")) == TrainConfig()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("optimiser: {lr: 0.001}", "unknown key 'optimiser'"),
+    ("optim: {learning_rate: 0.001}", "optim: unknown key 'learning_rate'"),
+    ("model: {backbone: {layers: 4}}", "backbone: unknown key 'layers'"),
+    ("model: {vison: {}}", "unknown section 'vison'"),
+    ("stages: [{name: a, steps: 10, detach: true}]", r"stages\[0\]: unknown key 'detach'"),
+    ("validation: {every: 5}", "validation: unknown key 'every'"),
+])
+def test_unknown_fields_are_named(tmp_path, text, message):
+    with pytest.raises(TrainConfigError, match=message):
+        load_train_config(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("optim: {lr: -0.001}", "OptimConfig.lr must be a finite number > 0"),
+    ("optim: {beta2: 1.5}", "OptimConfig.beta2"),
+    ("data: {batch_size: 0}", "DataConfig.batch_size must be an integer >= 1"),
+    ("data: {workers: -1}", "DataConfig.workers"),
+    ("precision: float16", "precision must be one of float32, bfloat16"),
+    ("stages: []", "stages must be a non-empty list"),
+    ("stages: [{name: a, steps: 10, losses: [text, kl]}]", "unknown loss 'kl'"),
+    ("stages: [{name: a, steps: 0}]", "StageConfig.steps"),
+    ("stages: [{name: a, steps: 5}, {name: a, steps: 5}]", "stage names must be distinct"),
+    ("stages: [{steps: 5}]", "name"),
+    ("validation: {mode: sometimes}", "ValidationConfig.mode"),
+    ("seed: -1", "TrainConfig.seed"),
+    ("- a list", "must be a mapping"),
+])
+def test_bad_values_are_rejected_with_the_field(tmp_path, text, message):
+    with pytest.raises(TrainConfigError, match=message):
+        load_train_config(_write(tmp_path, text))
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(TrainConfigError, match="not found"):
+        load_train_config(tmp_path / "missing.yaml")
+    with pytest.raises(TrainConfigError, match="not valid YAML"):
+        load_train_config(_write(tmp_path, "optim: {lr: [", "bad.yaml"))
+    with pytest.raises(TrainConfigError, match="not valid JSON"):
+        load_train_config(_write(tmp_path, "{", "bad.json"))
+
+
+def test_direct_construction_checks_values():
+    with pytest.raises(TrainConfigError):
+        DataConfig(reasoning="yes")
+    with pytest.raises(TrainConfigError):
+        OptimConfig(min_lr_ratio=2.0)
+    with pytest.raises(TrainConfigError):
+        ValidationConfig(closed_loop_suite="  ")
+    with pytest.raises(TrainConfigError):
+        StageConfig("a", 5, losses=())
+
+
+@pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml"])
+def test_shipped_recipes_load(name):
+    config = load_train_config(RECIPES / name)
+    assert config.total_steps > 0
+    if name == "action-only.yaml":
+        assert config.data.reasoning is False and config.model.prompt.reasoning == "never"
+        small = load_train_config(RECIPES / "vla-small.yaml")
+        assert config.total_steps == small.total_steps and config.data.batch_size == small.data.batch_size

@@ -1,0 +1,146 @@
+"""The training loop on a tiny real model: it learns, it resumes bit-exactly, its checkpoints load, and it
+refuses directories of other runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cordillera.model import CordilleraVLA
+from cordillera.train import StageConfig, TrainError, learning_rate, train
+from cordillera.train.config import OptimConfig
+
+from .conftest import make_samples, tiny_train_config
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / "model.safetensors"))
+
+
+def _metrics(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_model_overfits_a_handful_of_samples(tmp_path):
+    samples = make_samples(8, seed=3)
+    config = tiny_train_config(40, data=replace(tiny_train_config().data, batch_size=8),
+                               optim=OptimConfig(lr=5e-3, warmup_steps=5, min_lr_ratio=0.2))
+    result = train(config, samples, samples[:4], tmp_path / "run", progress=False)
+    train_lines = [r for r in _metrics(tmp_path / "run") if r["split"] == "train"]
+    first, last = train_lines[0], train_lines[-1]
+    assert last["step"] == 40
+    assert last["loss/text"] < 0.25 * first["loss/text"]  # the reasoning texts and navigation are memorised
+    assert last["loss/gate"] < 0.1 * first["loss/gate"]
+    assert last["loss/flow"] < 0.6 * first["loss/flow"]
+    val = result.validation
+    assert val["split"] == "val" and val["samples"] == 4 and np.isfinite(val["min_ade"])
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path, samples, val_samples):
+    config = tiny_train_config(6)
+    whole = train(config, samples, val_samples, tmp_path / "whole", progress=False)
+    cut = train(config, samples, val_samples, tmp_path / "cut", progress=False, stop_at_step=4)
+    assert cut.final is None and cut.step == 4
+    # the step-4 checkpoint is newest; lines written after it (none here) would be dropped on resume
+    resumed = train(config, samples, val_samples, tmp_path / "cut", resume=True, progress=False)
+    assert resumed.step == 6
+    a, b = _weights(whole.final), _weights(resumed.final)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    state_a = load_file(str(tmp_path / "whole" / "checkpoints" / "step-0000006" / "trainer" / "optimizer.safetensors"))
+    state_b = load_file(str(tmp_path / "cut" / "checkpoints" / "step-0000006" / "trainer" / "optimizer.safetensors"))
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a if k != "rng.torch")
+    steps = [r["step"] for r in _metrics(tmp_path / "cut") if r["split"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]  # one line per step, none repeated across the restart
+    losses = [[r["loss/total"] for r in _metrics(out) if r["split"] == "train"] for out in (tmp_path / "whole",
+                                                                                            tmp_path / "cut")]
+    assert losses[0] == losses[1]
+
+
+def test_checkpoint_loads_and_drives(tmp_path, samples, val_samples):
+    result = train(tiny_train_config(3), samples, val_samples, tmp_path / "run", progress=False)
+    files = sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "step-0000003").rglob("*") if p.is_file())
+    assert files == ["config.json", "model.safetensors", "optimizer.safetensors", "prompt.json", "rig.json",
+                     "state.json", "stats.json", "tokenizer.json", "train_config.json"]  # nothing pickled
+    model = CordilleraVLA.from_pretrained(result.final)
+    assert json.loads((result.final / "train_config.json").read_text())["stages"][0]["steps"] == 3
+    # the action statistics come from the training data, the tokenizer from its texts
+    assert model.stats.std[0] != pytest.approx(0.681043)
+    assert model.tokenizer.encode("pedestrian") != []
+    out = model.generate(model.processor.collate(val_samples[:2]), mode="auto", num_samples=2,
+                         generator=torch.Generator().manual_seed(0))
+    assert out.poses.shape == (2, 2, 64, 3) and np.all(np.isfinite(out.poses))
+
+
+def test_detached_stage_leaves_the_backbone_alone(tmp_path, samples):
+    stages = (StageConfig("language", 2, losses=("text", "gate")),
+              StageConfig("expert", 2, losses=("flow",), detach_prefix=True, lr=1e-2))
+    config = tiny_train_config(4, stages=stages)
+    config = replace(config, checkpoint=replace(config.checkpoint, every_steps=2))
+    train(config, samples, None, tmp_path / "run", progress=False)
+    before = _weights(tmp_path / "run" / "checkpoints" / "step-0000002")
+    after = _weights(tmp_path / "run" / "final")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("expert.") for k in changed)
+    stage_of = {r["step"]: r["stage"] for r in _metrics(tmp_path / "run") if r["split"] == "train"}
+    assert stage_of == {1: "language", 2: "language", 3: "expert", 4: "expert"}
+
+
+def test_learning_rate_warms_up_then_decays_per_stage():
+    config = tiny_train_config(stages=(StageConfig("a", 10), StageConfig("b", 5, lr=1e-4)),
+                               optim=OptimConfig(lr=1e-3, warmup_steps=3, min_lr_ratio=0.1))
+    rates = [learning_rate(config, s) for s in range(15)]
+    assert rates[:3] == pytest.approx([2.5e-4, 5e-4, 7.5e-4])
+    assert rates[3] == pytest.approx(1e-3)  # peak right after warmup
+    assert all(x >= y for x, y in zip(rates[3:10], rates[4:10]))
+    assert rates[9] == pytest.approx(1e-4)  # the floor: min_lr_ratio x peak, at the stage's last step
+    assert rates[10] == pytest.approx(2.5e-5)  # stage b warms up again to its own peak
+    assert rates[14] == pytest.approx(1e-5)
+    with pytest.raises(IndexError):
+        learning_rate(config, 15)
+
+
+def test_mismatched_or_missing_runs_are_refused_before_any_step(tmp_path, samples, val_samples):
+    out = tmp_path / "run"
+    train(tiny_train_config(3), samples, val_samples, out, progress=False)
+    steps = []
+    with pytest.raises(TrainError, match="already holds a training run"):
+        train(tiny_train_config(3), samples, val_samples, out, progress=False)
+    with pytest.raises(TrainError, match=r"different run: train_config\.optim\.lr"):
+        train(tiny_train_config(3, optim=OptimConfig(lr=1e-2, warmup_steps=2)), samples, val_samples, out,
+              resume=True, progress=False, on_step=lambda s, _: steps.append(s))
+    with pytest.raises(TrainError, match=r"different run: data\.train"):
+        train(tiny_train_config(3), make_samples(16, seed=9), val_samples, out, resume=True, progress=False,
+              on_step=lambda s, _: steps.append(s))
+    with pytest.raises(TrainError, match="no run.json"):
+        train(tiny_train_config(3), samples, val_samples, tmp_path / "empty", resume=True, progress=False)
+    assert steps == []
+
+
+def test_too_few_samples_is_a_clear_error(tmp_path, samples):
+    from cordillera.train import DataError
+
+    with pytest.raises(DataError, match="3 samples; one step needs batch_size x processes = 4 x 1"):
+        train(tiny_train_config(3), samples[:3], None, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_closed_loop_validation_of_a_checkpoint(tmp_path, samples, val_samples):
+    from cordillera.train.config import ValidationConfig
+
+    config = tiny_train_config(2, validation=ValidationConfig(
+        every_steps=2, max_samples=2, trajectories=2, mode="never", closed_loop_suite="stalled_vehicle:0",
+        closed_loop_duration_s=1.5))
+    config = replace(config, checkpoint=replace(config.checkpoint, every_steps=2))
+    train(config, samples, val_samples, tmp_path / "run", progress=False)
+    closed = [r for r in _metrics(tmp_path / "run") if r["split"] == "closed_loop"]
+    assert len(closed) == 1 and closed[0]["step"] == 2 and closed[0]["suite"] == "stalled_vehicle:0"
+    assert 0.0 <= closed[0]["epdms"] <= 1.0
+    summary = json.loads((tmp_path / "run" / "eval" / "step-0000002" / "summary.json").read_text())
+    assert summary["policy"].startswith("vla:")
