@@ -168,3 +168,13 @@ def test_entry_points_help(command):
     assert result.returncode == 0, result.stderr
     assert "usage: cordillera" in result.stdout
     assert "sim" in result.stdout and "policies" in result.stdout
+
+
+def test_the_parser_does_not_import_torch():
+    """Every verb registers without importing torch, so `cordillera sim` and `--help` start fast."""
+    import subprocess
+    import sys
+
+    code = "import sys; from cordillera.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

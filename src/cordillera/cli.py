@@ -264,7 +264,8 @@ def _workers(text: str) -> int:
 
 
 # modules that add verbs of their own: register(subparsers) each; keep their top-level imports light
-VERB_MODULES: tuple[str, ...] = ("cordillera.model.commands", "cordillera.drive")
+VERB_MODULES: tuple[str, ...] = ("cordillera.explain", "cordillera.drive", "cordillera.data.commands",
+                                  "cordillera.train.commands", "cordillera.train.rl_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,10 +17,10 @@ import textwrap
 from pathlib import Path
 
 from cordillera.errors import UsageError
+from cordillera.explain import DEFAULT_CHECKPOINT
 
 __all__ = ["DEMO_SUITE", "DEFAULT_CHECKPOINT", "register", "format_record"]
 
-DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"
 # a dozen scenarios across nominal and long-tail families, from the held-out test / longtail-holdout seeds
 DEMO_SUITE = ",".join([
     "lane_follow_curved:20000", "red_light_stop:20000", "unprotected_left:20000", "right_turn_crosswalk:20000",

@@ -18,7 +18,7 @@ from cordillera.errors import UsageError
 
 __all__ = ["register", "DEFAULT_CHECKPOINT"]
 
-DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"
+DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"  # the shipped checkpoint (cordillera.drive uses it too)
 
 
 def _time(text: str) -> float:
