@@ -312,3 +312,16 @@ def test_teacher_export_carries_its_chain_of_causation(tmp_path):
         assert event["event_start_timestamp"] == round(record["t"] * 1e6)
     ds = PaiAvDataset(root, split="all")
     assert len(ds) >= 1 and ds.info["keyframes"] + ds.info["events_outside_cut"] == len(row["events"])
+
+
+def test_train_opens_a_pai_av_directory_like_a_native_dataset(export):
+    from cordillera.model import ModelConfig
+    from cordillera.train.commands import open_datasets
+    from cordillera.train.config import TrainConfig
+
+    _, clip, root = export
+    config = TrainConfig.from_dict({"model": ModelConfig.tiny().to_dict()})
+    train_set, val_set = open_datasets(str(root), config)
+    assert isinstance(train_set, PaiAvDataset) and len(train_set) + len(val_set) > 0
+    sample = (train_set if len(train_set) else val_set)[0]
+    assert sample.future.shape == (64, 3) and set(sample.cameras) <= set(config.model.rig.camera_vocabulary)

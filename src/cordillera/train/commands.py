@@ -31,13 +31,22 @@ def register(sub) -> None:
 
 
 def open_datasets(path: str, config):
-    """The train and val splits of a dataset directory, every shard verified, checked against the model."""
+    """The train and val splits of a dataset directory, every shard verified, checked against the model.
+
+    A Cordillera dataset (`cordillera datagen`) or a directory in the PhysicalAI-AV layout (real clips, or the
+    teacher's export from `cordillera data export-pai-av`): both give the same Sample type."""
     from cordillera.data import DatasetError, DrivingDataset
+    from cordillera.data.pai_av import PaiAvDataset, is_pai_av_dir
 
     try:
-        train_set = DrivingDataset(path, split="train")
-        val_set = DrivingDataset(path, split="val")
-        train_set.reader.verify()  # checksums and shard metadata of every shard, before any step
+        if is_pai_av_dir(path):
+            train_set = PaiAvDataset(path, split="train", rig=config.model.rig)
+            val_set = PaiAvDataset(path, split="val", rig=config.model.rig)
+            train_set.verify()  # every zip member of every clip is there
+        else:
+            train_set = DrivingDataset(path, split="train")
+            val_set = DrivingDataset(path, split="val")
+            train_set.reader.verify()  # checksums and shard metadata of every shard, before any step
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
     rig = config.model.rig
