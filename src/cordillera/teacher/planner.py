@@ -115,8 +115,11 @@ class TeacherPlanner:
         props.append(stop_proposal(scene, route, centre, cfg.stop_decel, cfg, "stop"))
         props.append(stop_proposal(scene, route, centre, cfg.hard_stop_decel, cfg, "hard_stop"))
         logs = simulate(state, fc, [p.poses for p in props])
-        scored = score(logs, cfg.metrics)
-        if max(s for s, _ in scored) < cfg.accept_score or self._blocked(fc, scene, props[0]):
+        # a blocked centreline looks sideways whatever it scores, so its centreline-only scores are not needed
+        # (scoring is pure: skipping them changes nothing but the time)
+        blocked = self._blocked(fc, scene, props[0])
+        scored = None if blocked else score(logs, cfg.metrics)
+        if blocked or max(s for s, _ in scored) < cfg.accept_score:
             specs = self._lateral_specs(seen, fc, scene)
             if specs:
                 extra = propose(scene, route, [s for s in specs if s.kind == "lane"], cfg.lateral_speed_factors, cfg,
@@ -126,6 +129,8 @@ class TeacherPlanner:
                 props += extra
                 logs += simulate(state, fc, [p.poses for p in extra])
                 scored = score(logs, cfg.metrics)
+        if scored is None:
+            scored = score(logs, cfg.metrics)
         values = np.array([s for s, _ in scored])
         best = int(np.argmax(values))  # first of the best: the proposal order is the tie-break
         chosen = props[best]
