@@ -16,6 +16,7 @@ import os
 import textwrap
 from pathlib import Path
 
+from cordillera.argtypes import at_least, within
 from cordillera.errors import UsageError
 from cordillera.explain import DEFAULT_CHECKPOINT
 
@@ -80,24 +81,8 @@ def _drive(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"must be in (0, 10] Hz, got {text}")
-    return value
 
 
 def register(sub) -> None:
@@ -110,8 +95,8 @@ def register(sub) -> None:
                                                        "demo suite)")
     p.add_argument("--out", default="runs/drive", help="output directory; rerunning into it resumes "
                                                        "(default runs/drive)")
-    p.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, help="worker processes")
-    p.add_argument("--policy-hz", type=_rate, default=5.0, help="how often the VLA replans [Hz] (default 5)")
+    p.add_argument("--workers", type=at_least(1), default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--policy-hz", type=within(0.0, 10.0, low_open=True), default=5.0, help="how often the VLA replans [Hz] (default 5)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds per scenario (default: each "
                                                                 "scenario's own)")
     p.add_argument("--no-videos", action="store_true", help="skip the videos in the report")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
+from cordillera.argtypes import at_least, within
 from cordillera.errors import UsageError
 
 __all__ = ["register", "DEFAULT_CHECKPOINT"]
@@ -21,24 +21,8 @@ __all__ = ["register", "DEFAULT_CHECKPOINT"]
 DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"  # the shipped checkpoint (cordillera.drive uses it too)
 
 
-def _time(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite time >= 0 s, got {text}")
-    return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -93,13 +77,13 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
                    help=f"checkpoint directory (default: the shipped {DEFAULT_CHECKPOINT})")
     p.add_argument("--scenario", required=True, help="a scenario YAML file, a built-in name, or FAMILY:SEED")
-    p.add_argument("--t", type=_time, default=3.0, help="the moment to explain [s] (default 3.0)")
+    p.add_argument("--t", type=within(0.0, 1e6), default=3.0, help="the moment to explain [s] (default 3.0)")
     p.add_argument("--seed", type=int, default=None, help="rollout seed (default: the scenario's)")
     p.add_argument("--driver", default="vla", help="who drives up to t: vla (default) or a policy name "
                                                    "(lane_follower, teacher, ...)")
     p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
                    help="reasoning mode for the explained plan (default always)")
-    p.add_argument("--samples", type=_count, default=6, help="trajectory samples drawn (default 6)")
+    p.add_argument("--samples", type=at_least(1), default=6, help="trajectory samples drawn (default 6)")
     p.add_argument("--policy-seed", type=int, default=0, help="sampling seed of the VLA (default 0)")
     p.add_argument("--out", default=None, help="where to write the picture (default out/explain-...png)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from cordillera.argtypes import at_least, positive, within
 from cordillera.errors import UsageError
 
 __all__ = ["register"]
@@ -100,34 +101,10 @@ def _data(args: argparse.Namespace) -> int:
     return {"stats": _stats, "show": _show}[args.action](args)
 
 
-def _int(text: str, low: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-    return value
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
 
 
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
@@ -152,16 +129,16 @@ def _export_pai_av(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("datagen", help="generate a dataset with the teacher (resumable)")
     p.add_argument("--suite", default="train", help="scenario suite to sample (default: train)")
-    p.add_argument("--episodes", type=lambda t: _int(t, 1), required=True, help="number of episodes")
+    p.add_argument("--episodes", type=at_least(1), required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="dataset directory (created; rerun the same command to resume)")
-    p.add_argument("--workers", type=lambda t: _int(t, 1), default=1, help="parallel episodes (default 1)")
+    p.add_argument("--workers", type=at_least(1), default=1, help="parallel episodes (default 1)")
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="where episodes run")
-    p.add_argument("--seed", type=lambda t: _int(t, 0), default=0, help="orders the suite, seeds the noise")
-    p.add_argument("--routine-rate", type=_rate, default=0.1,
+    p.add_argument("--seed", type=at_least(0), default=0, help="orders the suite, seeds the noise")
+    p.add_argument("--routine-rate", type=within(0.0, 1.0), default=0.1,
                    help="probability that a routine 10 Hz step is recorded (default 0.1, ~1 sample/s)")
-    p.add_argument("--duration", type=_duration, default=None,
+    p.add_argument("--duration", type=positive, default=None,
                    help="simulated seconds per episode (default: the scenario's own length)")
-    p.add_argument("--val-fraction", type=_rate, default=0.1,
+    p.add_argument("--val-fraction", type=within(0.0, 1.0), default=0.1,
                    help="share of scenarios (family, seed) in the val split (default 0.1)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_datagen)
@@ -175,7 +152,7 @@ def register(sub) -> None:
     s.set_defaults(func=_data)
     s = actions.add_parser("show", help="one sample: its record and a PNG of cameras, plan and reasoning")
     s.add_argument("dir", help="dataset directory")
-    s.add_argument("--index", type=lambda t: _int(t, 0), required=True, help="sample index within --split")
+    s.add_argument("--index", type=at_least(0), required=True, help="sample index within --split")
     s.add_argument("--split", choices=("all", "train", "val"), default="all")
     s.add_argument("--png", default=None, help="output image (default: DIR/show/sample-NNNNNN.png)")
     s.add_argument("--json", action="store_true")
