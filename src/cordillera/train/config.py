@@ -225,18 +225,24 @@ class TrainConfig:
         return cls(**values)
 
 
-def load_train_config(path: str | Path) -> TrainConfig:
-    """A TrainConfig from a YAML (.yaml/.yml) or JSON file; TrainConfigError names the file and field."""
+def read_config_file(path: str | Path, error: type[Exception], kind: str):
+    """The document of a YAML (.yaml/.yml) or JSON config file (None for an empty file); `error` names the file
+    when it is missing or does not parse. Shared by the SFT and RL configs."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise TrainConfigError(f"train config not found: {path}")
+        raise error(f"{kind} config not found: {path}")
     try:
         text = path.read_text()
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TrainConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
+        raise error(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """A TrainConfig from a YAML (.yaml/.yml) or JSON file; TrainConfigError names the file and field."""
+    doc = read_config_file(path, TrainConfigError, "train")
     try:
         return TrainConfig.from_dict(doc if doc is not None else {})
     except TrainConfigError as exc:

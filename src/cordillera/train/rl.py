@@ -51,7 +51,7 @@ from cordillera.train.rl_closed_loop import run_episodes
 from cordillera.train.rl_config import RLConfig
 from cordillera.train.rl_policy import group_advantages, grpo_loss, sample_group
 from cordillera.train.rl_prompts import Prompt, make_prompt
-from cordillera.train.state import StateError, load_training_state, save_training_state
+from cordillera.train.state import StateError, first_difference, load_training_state, save_training_state
 
 __all__ = ["rl", "RLError", "RLResult", "PromptSource", "rl_step", "RUN_FORMAT"]
 
@@ -121,16 +121,6 @@ def _sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def _first_difference(a, b, where: str = "") -> str | None:
-    """The first key path where two JSON documents differ, with both values."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            found = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
-            if found:
-                return found
-        return None
-    return None if a == b else f"{where} ({json.dumps(a)} in the run, {json.dumps(b)} now)"
 
 
 def _optimizer(model, config: RLConfig) -> torch.optim.AdamW:
@@ -286,7 +276,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
         if not run_path.is_file():
             raise RLError(f"--resume: {out} has no {RUN}; there is no run to resume there")
         stored = json.loads(run_path.read_text())
-        diff = _first_difference(stored, identity)
+        diff = first_difference(stored, identity)
         if diff:
             raise RLError(f"--resume: {out} is a different run: {diff}")
         found = _checkpoints(out)

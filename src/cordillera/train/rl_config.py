@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from cordillera.model.config import ConfigError, section_from_dict
+from cordillera.train.config import read_config_file
 from cordillera.train.rewards import RewardConfig
 from cordillera.train.rl_closed_loop import ClosedLoopConfig
 from cordillera.train.rl_policy import GRPOConfig
@@ -112,16 +112,7 @@ class RLConfig:
 
 def load_rl_config(path: str | Path) -> RLConfig:
     """An RLConfig from a YAML (.yaml/.yml) or JSON file; RLConfigError names the file and field."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise RLConfigError(f"rl config not found: {path}")
-    try:
-        text = path.read_text()
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RLConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
+    doc = read_config_file(path, RLConfigError, "rl")
     try:
         return RLConfig.from_dict(doc if doc is not None else {})
     except RLConfigError as exc:

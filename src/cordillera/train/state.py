@@ -27,7 +27,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-__all__ = ["save_training_state", "load_training_state", "StateError", "STATE_FORMAT", "TRAINER_DIR"]
+__all__ = ["save_training_state", "load_training_state", "first_difference", "StateError", "STATE_FORMAT",
+           "TRAINER_DIR"]
 
 STATE_FORMAT = 1
 TRAINER_DIR = "trainer"
@@ -94,3 +95,15 @@ def load_training_state(path: str | Path, optimizer: torch.optim.Optimizer) -> d
     if "rng.torch" in tensors:
         torch.set_rng_state(tensors["rng.torch"])
     return doc
+
+
+def first_difference(a, b, where: str = "") -> str | None:
+    """The first key path where two JSON documents differ, with both values (None when equal): what a resume
+    names when the stored run and the requested one disagree."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+            if found:
+                return found
+        return None
+    return None if a == b else f"{where} ({json.dumps(a)} in the run, {json.dumps(b)} now)"

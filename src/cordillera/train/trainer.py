@@ -48,7 +48,7 @@ from cordillera.train.config import LOSS_TERMS, TrainConfig
 from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
                                    make_loader, seed_everything_from, text_corpus)
 from cordillera.train.logbook import MetricsLog, plot_curves
-from cordillera.train.state import StateError, load_training_state, save_training_state
+from cordillera.train.state import StateError, first_difference, load_training_state, save_training_state
 
 __all__ = ["train", "TrainResult", "TrainError", "learning_rate", "RUN_FORMAT"]
 
@@ -111,15 +111,6 @@ def _optimizer(model: CordilleraVLA, config: TrainConfig) -> torch.optim.AdamW:
                              lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps, foreach=False)
 
 
-def _first_difference(a, b, where: str = "") -> str | None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            found = _first_difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
-            if found:
-                return found
-        return None
-    return None if a == b else f"{where} ({json.dumps(a)} in the run, {json.dumps(b)} now)"
-
 
 def _checkpoints(out: Path) -> list[Path]:
     """Complete step checkpoints (trainer/state.json written last), oldest first."""
@@ -148,7 +139,7 @@ def _prepare_directory(out: Path, identity: dict, resume: bool, context: distrib
         stored = json.loads(run_path.read_text())
     except json.JSONDecodeError as exc:
         raise TrainError(f"{run_path}: not valid JSON ({exc})") from None
-    diff = _first_difference(stored, identity)
+    diff = first_difference(stored, identity)
     if diff:
         raise TrainError(f"--resume: {out} is a different run: {diff}")
     found = _checkpoints(out)
