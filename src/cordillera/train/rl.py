@@ -35,7 +35,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -51,12 +50,13 @@ from cordillera.train.rl_closed_loop import run_episodes
 from cordillera.train.rl_config import RLConfig
 from cordillera.train.rl_policy import group_advantages, grpo_loss, sample_group
 from cordillera.train.rl_prompts import Prompt, make_prompt
-from cordillera.train.state import StateError, first_difference, load_training_state, save_training_state
+from cordillera.train.state import (StateError, first_difference, load_training_state, save_step_checkpoint,
+                                    step_checkpoints)
 
 __all__ = ["rl", "RLError", "RLResult", "PromptSource", "rl_step", "RUN_FORMAT"]
 
 RUN_FORMAT = 1
-RUN, METRICS, CHECKPOINTS, FINAL = "run.json", "metrics.jsonl", "checkpoints", "final"
+RUN, METRICS, FINAL = "run.json", "metrics.jsonl", "final"
 POOL = 1 << 31  # the "step" a pool prompt is drawn with (no real step reaches it)
 EVAL = POOL + 1  # the "step" of the held-out prompts and of their sampling noise
 
@@ -129,27 +129,8 @@ def _optimizer(model, config: RLConfig) -> torch.optim.AdamW:
                              betas=(opt.beta1, opt.beta2), eps=opt.eps, foreach=False)
 
 
-def _checkpoints(out: Path) -> list[Path]:
-    folder = out / CHECKPOINTS
-    if not folder.is_dir():
-        return []
-    done = [p for p in folder.glob("step-*") if (p / "trainer" / "state.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
-def _save(model, optimizer, config: RLConfig, out: Path, step: int, identity: dict) -> Path:
-    folder = out / CHECKPOINTS
-    final = folder / f"step-{step:07d}"
-    tmp = folder / f".step-{step:07d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    (tmp / "rl_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    save_training_state(tmp, optimizer, step, {"run": identity})
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in _checkpoints(out)[:-config.keep]:
-        shutil.rmtree(old)
-    return final
 
 
 def load_checkpoint(path: str | Path):
@@ -279,7 +260,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
         diff = first_difference(stored, identity)
         if diff:
             raise RLError(f"--resume: {out} is a different run: {diff}")
-        found = _checkpoints(out)
+        found = step_checkpoints(out)
         resume_from = found[-1] if found else None
     else:
         if run_path.exists():
@@ -331,7 +312,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
             bar.update(task, completed=step, r=f"{line['reward/mean']:+.3f}")
             maybe_evaluate(step)
             if step % config.checkpoint_every == 0 or step == end:
-                _save(model, optimizer, config, out, step, identity)
+                save_step_checkpoint(out, step, model, optimizer, "rl_config.json", config.to_dict(), identity, config.keep)
     final = None
     if step == config.steps:
         final = out / FINAL

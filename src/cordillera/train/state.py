@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,12 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-__all__ = ["save_training_state", "load_training_state", "first_difference", "StateError", "STATE_FORMAT",
-           "TRAINER_DIR"]
+__all__ = ["save_training_state", "load_training_state", "first_difference", "step_checkpoints",
+           "save_step_checkpoint", "StateError", "STATE_FORMAT", "TRAINER_DIR", "CHECKPOINTS"]
 
 STATE_FORMAT = 1
 TRAINER_DIR = "trainer"
+CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-NNNNNNN/
 
 
 class StateError(ValueError):
@@ -107,3 +109,31 @@ def first_difference(a, b, where: str = "") -> str | None:
                 return found
         return None
     return None if a == b else f"{where} ({json.dumps(a)} in the run, {json.dumps(b)} now)"
+
+
+def step_checkpoints(out: str | Path) -> list[Path]:
+    """Complete step checkpoints of a run directory (trainer/state.json written last), oldest first."""
+    folder = Path(out) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    done = [p for p in folder.glob("step-*") if (p / TRAINER_DIR / "state.json").is_file()]
+    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+
+
+def save_step_checkpoint(out: str | Path, step: int, model, optimizer: torch.optim.Optimizer, config_name: str,
+                         config_doc: dict, identity: dict, keep: int) -> Path:
+    """Write RUN/checkpoints/step-N atomically (a temporary directory renamed when complete): the model's
+    `save_pretrained` files, `config_name` holding config_doc, and the training state with the run identity;
+    then keep only the newest `keep` step checkpoints. Shared by SFT and RL."""
+    folder = Path(out) / CHECKPOINTS
+    final = folder / f"step-{step:07d}"
+    tmp = folder / f".step-{step:07d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    (tmp / config_name).write_text(json.dumps(config_doc, indent=2) + "\n")
+    save_training_state(tmp, optimizer, step, {"run": identity})
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in step_checkpoints(out)[:-keep]:
+        shutil.rmtree(old)
+    return final

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -48,13 +47,13 @@ from cordillera.train.config import LOSS_TERMS, TrainConfig
 from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
                                    make_loader, seed_everything_from, text_corpus)
 from cordillera.train.logbook import MetricsLog, plot_curves
-from cordillera.train.state import StateError, first_difference, load_training_state, save_training_state
+from cordillera.train.state import (StateError, first_difference, load_training_state, save_step_checkpoint,
+                                    step_checkpoints)
 
 __all__ = ["train", "TrainResult", "TrainError", "learning_rate", "RUN_FORMAT"]
 
 RUN_FORMAT = 1
-RUN, TOKENIZER, METRICS, CURVES, CHECKPOINTS, FINAL = ("run.json", "tokenizer.json", "metrics.jsonl", "curves.png",
-                                                       "checkpoints", "final")
+RUN, TOKENIZER, METRICS, CURVES, FINAL = "run.json", "tokenizer.json", "metrics.jsonl", "curves.png", "final"
 
 
 class TrainError(ValueError):
@@ -112,13 +111,6 @@ def _optimizer(model: CordilleraVLA, config: TrainConfig) -> torch.optim.AdamW:
 
 
 
-def _checkpoints(out: Path) -> list[Path]:
-    """Complete step checkpoints (trainer/state.json written last), oldest first."""
-    folder = out / CHECKPOINTS
-    if not folder.is_dir():
-        return []
-    done = [p for p in folder.glob("step-*") if (p / "trainer" / "state.json").is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
 
 
 def _prepare_directory(out: Path, identity: dict, resume: bool, context: distributed.Context) -> Path | None:
@@ -142,7 +134,7 @@ def _prepare_directory(out: Path, identity: dict, resume: bool, context: distrib
     diff = first_difference(stored, identity)
     if diff:
         raise TrainError(f"--resume: {out} is a different run: {diff}")
-    found = _checkpoints(out)
+    found = step_checkpoints(out)
     return found[-1] if found else None
 
 
@@ -185,21 +177,6 @@ def _closed_loop(checkpoint: Path, out: Path, config: TrainConfig, step: int) ->
             **{k: summary[k] for k in keys if isinstance(summary.get(k), (int, float))}}
 
 
-def _save_checkpoint(model: CordilleraVLA, optimizer, config: TrainConfig, out: Path, step: int,
-                     identity: dict) -> Path:
-    """Write checkpoints/step-N atomically (a temporary directory renamed when complete) and prune old ones."""
-    folder = out / CHECKPOINTS
-    final = folder / f"step-{step:07d}"
-    tmp = folder / f".step-{step:07d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    (tmp / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    save_training_state(tmp, optimizer, step, {"run": identity})
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in _checkpoints(out)[:-config.checkpoint.keep]:
-        shutil.rmtree(old)
-    return final
 
 
 def _progress(enabled: bool, total: int, done: int):
@@ -302,7 +279,8 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
     def checkpoint_now(done: int) -> Path | None:
         path = None
         if context.is_main:
-            path = _save_checkpoint(model, optimizer, config, out, done, identity)
+            path = save_step_checkpoint(out, done, model, optimizer, "train_config.json", config.to_dict(), identity,
+                                        config.checkpoint.keep)
         context.barrier()
         return path
 
