@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
-from pathlib import Path
 
 from cordillera.argtypes import at_least, within
 from cordillera.errors import UsageError
-from cordillera.explain import DEFAULT_CHECKPOINT
+from cordillera.explain import DEFAULT_CHECKPOINT, resolve_checkpoint
 
 __all__ = ["DEMO_SUITE", "DEFAULT_CHECKPOINT", "register", "format_record"]
 
@@ -57,7 +56,7 @@ def _drive(args: argparse.Namespace) -> int:
     from cordillera.eval.runner import EvalConfig, EvalError, run_eval
     from cordillera.eval.specs import PolicyIdError, SuiteError
 
-    checkpoint = Path(args.checkpoint)
+    checkpoint = resolve_checkpoint(args.checkpoint)
     if not (checkpoint / "config.json").is_file():
         raise UsageError(f"no checkpoint at {str(checkpoint)!r} (a directory with config.json and "
                          "model.safetensors); the shipped one is checkpoints/cordillera-vla-small")
@@ -79,10 +78,6 @@ def _drive(args: argparse.Namespace) -> int:
           f"reasoning-action consistency {s['reasoning_action_consistency'] or 0:.2f}  ({result.wall_s:.0f} s wall)")
     print(f"report: {result.out / 'report.html'}")
     return 0
-
-
-
-
 
 
 def register(sub) -> None:

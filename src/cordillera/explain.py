@@ -16,9 +16,19 @@ from pathlib import Path
 from cordillera.argtypes import at_least, within
 from cordillera.errors import UsageError
 
-__all__ = ["register", "DEFAULT_CHECKPOINT"]
+__all__ = ["register", "DEFAULT_CHECKPOINT", "resolve_checkpoint"]
 
 DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"  # the shipped checkpoint (cordillera.drive uses it too)
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """`path` as given; the shipped default is also found from the source tree when run outside the repo root."""
+    given = Path(path)
+    if path == DEFAULT_CHECKPOINT and not given.is_dir():
+        in_tree = Path(__file__).resolve().parents[2] / DEFAULT_CHECKPOINT
+        if in_tree.is_dir():
+            return in_tree
+    return given
 
 
 
@@ -29,7 +39,7 @@ def _explain(args: argparse.Namespace) -> int:
     from cordillera.policies import UnknownPolicyError, make_policy
     from cordillera.scenarios.builtin import resolve_scenario
 
-    checkpoint = Path(args.checkpoint)
+    checkpoint = resolve_checkpoint(args.checkpoint)
     if not checkpoint.is_dir():
         raise UsageError(f"checkpoint directory {str(checkpoint)!r} does not exist")
     try:

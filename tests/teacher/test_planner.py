@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cordillera import constants as C
+from cordillera.eval.metrics.pdm import epdms
 from cordillera.eval.metrics.rollout_log import RolloutLog
 from cordillera.eval.metrics.rules import stopped_for_school_bus, yielded_to_emergency_vehicle
 from cordillera.policies import make_policy
@@ -129,13 +130,47 @@ def test_changes_lane_around_the_construction_zone():
     assert not any(step.collisions for step in state.log)
 
 
+def _passing(state, results, blocker: str):
+    """(ego ahead of the blocker [m] at the end, first step of an out-of-lane pass to the left, the oncoming
+    agents' route arc lengths per step)."""
+    i = state.agents.names.index(blocker)
+    ahead = _route_s(state, *state.ego.pose[:2]) - _route_s(state, state.agents.x[i], state.agents.y[i])
+    passes = [k for k, r in enumerate(results) if r.decision.lateral == Lateral.OUT_OF_LANE_NUDGE_LEFT
+              and r.decision.longitudinal == Longitudinal.PASSING]
+    return ahead, (passes[0] if passes else None)
+
+
 @pytest.mark.slow
-def test_waits_behind_the_stalled_vehicle_on_a_two_way_road():
-    """Passing through the oncoming lane zeroes EPDMS's driving-direction term, so the teacher (scored by the
-    eval metrics) waits behind the stalled car, following it as the lead obstacle, without touching it."""
-    state, results = _drive("stalled_vehicle", 3, 120)
-    assert results[-1].decision.longitudinal == Longitudinal.LEAD_FOLLOWING
-    assert state.ego.v < 0.5 and not any(step.collisions for step in state.log)
+def test_passes_the_double_parked_truck_through_a_clear_oncoming_lane():
+    """The one oncoming car is long gone when the ego reaches the truck: crossing the centre line to pass a
+    standing obstruction does not cost DDC (pdm.passing_obstruction), so the teacher passes and heads back."""
+    state, results = _drive("double_parked_truck", 9, 150)
+    ahead, first_pass = _passing(state, results, "truck")
+    assert first_pass is not None and ahead > 10.0
+    assert not any(step.collisions for step in state.log)
+    log = RolloutLog.from_state(state)
+    assert log.oncoming.any() and epdms(log).ddc == 1.0
+    assert not log.oncoming[-1] and abs(log.route_d_center[-1]) < 0.5  # back in its lane
+
+
+@pytest.mark.slow
+def test_waits_for_the_oncoming_cars_before_passing_the_double_parked_truck():
+    """Three oncoming cars reach the truck while the ego does: it waits behind the truck (collision and TTC
+    terms of the forecast rule the pass out) and passes only once the last one has gone by."""
+    state, results = _drive("double_parked_truck", 2, 200)
+    ahead, first_pass = _passing(state, results, "truck")
+    assert first_pass is not None and ahead > 0.0
+    assert not any(step.collisions for step in state.log)
+    truck = state.agents.names.index("truck")
+    oncoming = [i for i, name in enumerate(state.agents.names) if name.startswith("oncoming")]
+    log = RolloutLog.from_state(state)
+    waited = [k for k, r in enumerate(results[:first_pass])
+              if r.decision.longitudinal in (Longitudinal.LEAD_FOLLOWING, Longitudinal.YIELD)
+              and log.speed[k] < 1.0 and not log.oncoming[k]]
+    assert waited  # stood behind the truck in its own lane
+    # when the pass starts the last oncoming car is behind the truck: it went first
+    s_truck = _route_s(state, state.agents.x[truck], state.agents.y[truck])
+    assert all(_route_s(state, *log.agents[first_pass, i, :2]) < s_truck for i in oncoming)
 
 
 @pytest.mark.slow

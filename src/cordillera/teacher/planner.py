@@ -62,6 +62,9 @@ class PlannerConfig:
     hard_stop_decel: float = 6.0  # [m/s^2] the emergency stop proposal
     time_headway_s: float = 1.5  # IDM [s]
     min_gap_m: float = 3.0  # IDM jam distance [m]; walls are offset by it so the ego stands stop_margin_m short
+    pass_room_m: float = 5.0  # [m] more, behind a standing obstruction (pdm.standing_obstructions): room to pull out
+    return_margin_m: float = 2.0  # [m] a pass through the oncoming lane heads back once the rear bumper is this far
+    # past the obstruction, so the manoeuvre stays inside the metric's passing window (pdm.passing_obstruction)
     max_accel: float = 1.5  # IDM [m/s^2]
     comfort_decel: float = 2.5  # IDM b [m/s^2]; also the yellow-light stopping test
     max_decel: float = 7.0  # [m/s^2] strongest planned braking (the vehicle allows 8)
@@ -120,7 +123,7 @@ class TeacherPlanner:
         blocked = self._blocked(fc, scene, props[0])
         scored = None if blocked else score(logs, cfg.metrics)
         if blocked or max(s for s, _ in scored) < cfg.accept_score:
-            specs = self._lateral_specs(seen, fc, scene)
+            specs = self._lateral_specs(seen, fc, scene, props[0])
             if specs:
                 extra = propose(scene, route, [s for s in specs if s.kind == "lane"], cfg.lateral_speed_factors, cfg,
                                 params)
@@ -142,18 +145,22 @@ class TeacherPlanner:
 
     # ---- lateral alternatives ----------------------------------------------------------------------
     def _blocked(self, fc, scene, centre: Proposal) -> bool:
-        """The centreline is held up by a standing obstacle (stalled car, double-parked truck, debris): look
-        sideways even though waiting behind it scores well (progress is normalised among the proposals)."""
+        """The centreline is held up by a standing obstacle (stalled car, double-parked truck, debris): it slows
+        the ego down, or keeps a stopped ego from getting going. Look sideways even though waiting behind it
+        scores well (progress is normalised among the proposals)."""
         b = centre.binding
         if b is None or b.kind != "agent":
             return False
-        standing = abs(fc.agents[0, b.agent, 3]) < self.config.blocked_speed_mps
-        return bool(standing and float(np.min(centre.speeds)) < scene.v0 - 1.0)
+        cfg = self.config
+        standing = abs(fc.agents[0, b.agent, 3]) < cfg.blocked_speed_mps
+        held = float(np.min(centre.speeds)) < scene.v0 - 1.0 or float(np.max(centre.speeds)) < cfg.blocked_speed_mps
+        return bool(standing and held)
 
-    def _lateral_specs(self, state, fc, scene) -> list[PathSpec]:
+    def _lateral_specs(self, state, fc, scene, centre: Proposal) -> list[PathSpec]:
         road = state.road
         route = state.world.route
         cfg = self.config
+        params = state.world.config.vehicle
         k = route.lane_index_at(scene.s_ego)
         lane = road.lanes[route.lanes[k]]
         width = lane.width
@@ -162,8 +169,13 @@ class TeacherPlanner:
         if lane.left_neighbor is not None:
             specs.append(PathSpec(road.lanes[lane.left_neighbor].width / 2.0 + width / 2.0, lane_change=1))
         elif lane.left_opposite is not None:
-            specs.append(PathSpec(road.lanes[lane.left_opposite].width / 2.0 + width / 2.0))
-        if lane.right_neighbor is not None:
+            b = centre.binding
+            back = np.inf  # borrow the oncoming lane only to get past a standing obstruction, then head back
+            if b is not None and b.kind == "agent" and scene.room[0, b.agent] > 0.0:
+                back = float(scene.agent_s[0, b.agent] + scene.half_s[0, b.agent]) + params.rear_overhang_m \
+                    + cfg.return_margin_m
+            specs.append(PathSpec(road.lanes[lane.left_opposite].width / 2.0 + width / 2.0, return_s=back))
+        if lane.right_neighbor is not None and road.lanes[lane.right_neighbor].kind != "parking":  # no lane to drive
             specs.append(PathSpec(-(road.lanes[lane.right_neighbor].width / 2.0 + width / 2.0), lane_change=-1))
         if self._emergency_near(state, fc) is not None:
             right = -(road.lanes[lane.right_neighbor].width / 2.0 + width / 2.0) if lane.right_neighbor is not None \

@@ -5,7 +5,8 @@
 
 A path is the route centreline shifted sideways: the ego's current offset blends (smoothstep) into a target
 offset over a transition length, so offsets of a fraction of the lane width are in-lane nudges, offsets of
-about a lane width are lane changes into the neighbour lane (or out-of-lane nudges into an oncoming one).
+about a lane width are lane changes into the neighbour lane (or out-of-lane nudges into an oncoming one). A
+pass around a standing obstruction blends back to the route centreline once the ego's rear has cleared it.
 For each path, the speed profile is the Intelligent Driver Model integrated over the 64 plan steps: the leader
 at step k is the nearest forecast agent whose box, within a short look-ahead window, overlaps the path's
 corridor ahead of the front bumper, or the nearest rule wall standing at k (rules.py). Agents are taken where the
@@ -26,6 +27,7 @@ import numpy as np
 from numba import njit
 
 from cordillera import constants as C
+from cordillera.eval.metrics.pdm import standing_obstructions
 from cordillera.geometry import wrap_angle
 from cordillera.teacher.decisions import Constraint
 
@@ -36,6 +38,7 @@ class PathSpec(NamedTuple):
     offset: float  # target lateral offset from the route path, + left [m]
     kind: str = "lane"  # "lane" or "pull_over"
     lane_change: int = 0  # +1 / -1 when the offset reaches the left / right neighbour lane
+    return_s: float = math.inf  # route arc length of the rear axle where the path blends back to offset 0 [m]
 
 
 class Proposal(NamedTuple):
@@ -52,7 +55,8 @@ class Proposal(NamedTuple):
 class Scene:
     """Everything the proposals share, along the route path (arc length s, lateral d, + left).
 
-    agent_s, agent_d, half_s, half_d, v_long, valid: (T+1, N) forecast agent boxes in route coordinates.
+    agent_s, agent_d, half_s, half_d, v_long, valid: (T+1, N) forecast agent boxes in route coordinates; room:
+    (T+1, N) extra distance kept behind each agent on top of the IDM gap [m] (to pull out around an obstruction).
     """
 
     s_ego: float  # rear axle [m]
@@ -64,6 +68,7 @@ class Scene:
     half_d: np.ndarray
     v_long: np.ndarray
     valid: np.ndarray
+    room: np.ndarray
     walls: list
     limits: np.ndarray  # (len(route.lanes),) speed limits [m/s]
     caps: np.ndarray  # curve speed caps at the route path vertices [m/s]
@@ -90,19 +95,26 @@ class Scene:
             half_d = (agents[..., 5] * si + agents[..., 6] * c) / 2.0
             v_long = agents[..., 3] * np.cos(rel)
             valid = near & (a_s > -50.0) & (a_s < route.path.length + 50.0)
+            standing = standing_obstructions(agents, fc.active, fc.flags, state.agents.type, cfg.metrics.pdm)
+            room = np.where(standing, cfg.pass_room_m, 0.0)
         else:
-            a_s = a_d = half_s = half_d = v_long = np.zeros((steps, 0))
+            a_s = a_d = half_s = half_d = v_long = room = np.zeros((steps, 0))
             valid = np.zeros((steps, 0), dtype=bool)
         limits = np.array([state.road.lanes[k].speed_limit for k in route.lanes])
-        return Scene(float(s[0]), float(d[0]), float(ego.v), a_s, a_d, half_s, half_d, v_long, valid, walls,
+        return Scene(float(s[0]), float(d[0]), float(ego.v), a_s, a_d, half_s, half_d, v_long, valid, room, walls,
                      limits, caps)
 
 
-def _offset_profile(scene: Scene, offset: float, s: np.ndarray, cfg) -> np.ndarray:
-    """Lateral offset (...) of a path at route arc lengths s: the ego's offset blended into `offset`."""
+def _offset_profile(scene: Scene, spec: PathSpec, s: np.ndarray, cfg) -> np.ndarray:
+    """Lateral offset (...) of a path at route arc lengths s: the ego's offset blended into `spec.offset`, and
+    from `spec.return_s` on blended back to 0 over the same length."""
     length = max(cfg.min_transition_m, scene.v0 * cfg.transition_time_s)
     x = np.clip((s - scene.s_ego) / length, 0.0, 1.0)
-    return scene.d_ego + (offset - scene.d_ego) * x * x * (3.0 - 2.0 * x)
+    d = scene.d_ego + (spec.offset - scene.d_ego) * x * x * (3.0 - 2.0 * x)
+    if math.isfinite(spec.return_s):
+        x = np.clip((s - spec.return_s) / length, 0.0, 1.0)
+        d = d * (1.0 - x * x * (3.0 - 2.0 * x))
+    return d
 
 
 def _corridor(scene: Scene, spec: PathSpec, cfg, ego_half_width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -111,9 +123,9 @@ def _corridor(scene: Scene, spec: PathSpec, cfg, ego_half_width: float) -> tuple
     if not scene.agent_s.shape[1]:
         return scene.agent_s.copy(), scene.agent_s.copy()
     with np.errstate(invalid="ignore"):
-        path_d = _offset_profile(scene, spec.offset, np.nan_to_num(scene.agent_s), cfg)
+        path_d = _offset_profile(scene, spec, np.nan_to_num(scene.agent_s), cfg)
         inside = scene.valid & (np.abs(scene.agent_d - path_d) < scene.half_d + ego_half_width + cfg.lateral_margin_m)
-    rear = np.where(inside, scene.agent_s - scene.half_s, np.inf)
+    rear = np.where(inside, scene.agent_s - scene.half_s - scene.room, np.inf)
     window = int(round(cfg.occupancy_lookahead_s / C.DT))
     eff = rear.copy()
     for shift in range(1, window + 1):
@@ -173,8 +185,8 @@ def path_poses(scene: Scene, route, spec: PathSpec, s: np.ndarray, cfg) -> np.nd
     """(64, 3) rear-axle world poses at route arc lengths s (64,) on the path."""
     xy, _ = route.path.interpolate(s)
     heading = route.path.tangent_heading(s)
-    d = _offset_profile(scene, spec.offset, s, cfg)
-    dd = (_offset_profile(scene, spec.offset, s + 0.5, cfg) - _offset_profile(scene, spec.offset, s - 0.5, cfg))
+    d = _offset_profile(scene, spec, s, cfg)
+    dd = _offset_profile(scene, spec, s + 0.5, cfg) - _offset_profile(scene, spec, s - 0.5, cfg)
     normal = np.stack([-np.sin(heading), np.cos(heading)], -1)
     pos = xy + normal * d[:, None]
     yaw = wrap_angle(heading + np.arctan2(dd, 1.0))

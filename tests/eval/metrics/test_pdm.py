@@ -8,15 +8,17 @@ import pytest
 from cordillera.eval.metrics.config import PDMConfig
 from cordillera.eval.metrics.pdm import (
     driving_direction_score, drivable_area_compliance, ego_progress, epdms, fallback_reference_progress_m,
-    lane_deviation, lane_keeping_score, oncoming_progress, red_light_crossings, route_progress_m,
-    time_to_collision, traffic_light_compliance,
+    lane_deviation, lane_keeping_score, oncoming_progress, passing_obstruction, red_light_crossings,
+    route_progress_m, time_to_collision, traffic_light_compliance,
 )
 from cordillera.eval.metrics.rollout_log import StepValues
-from cordillera.world.agents import AgentType
+from cordillera.world.agents import AgentType, Flag
 from cordillera.world.roads import build_map
 from cordillera.world.roads.map import SignalState
 
 CAR = int(AgentType.CAR)
+STALLED = int(AgentType.STALLED_VEHICLE)
+TRUCK = int(AgentType.TRUCK)
 
 
 def test_drivable_area_compliance_per_step(kit):
@@ -170,3 +172,68 @@ def test_epdms_is_zero_after_an_at_fault_collision(kit):
 
 def test_weights_sum_to_sixteen():
     assert PDMConfig().weight_sum == 16.0
+
+
+# ---- passing a standing obstruction -------------------------------------------------------------------------
+# A 4.6 m stalled car centred at x = 40 on lane 0 (the route): its box spans route s 37.7 .. 42.3, d -0.95 .. 0.95.
+# The ego's front bumper is its centre x + 2.4, its rear x - 2.4. It is being passed while 37.7 - (x + 2.4) <= 25
+# and (x - 2.4) - 42.3 <= 15, i.e. for centre x in [10.3, 59.7].
+
+def _blocker_log(kit, speed, steps, x0=15.0, y=1.75, kind=STALLED, v=0.0, flags=0, agent_y=-1.75):
+    """Ego driving +x from x0 at `speed` (oncoming lane by default) with one agent standing at x = 40."""
+    centers, ego_v = kit.straight_ego(x0, speed, steps, y=y)
+    agents = np.array([[kit.agent_row(40.0, agent_y, v=v)]] * steps)
+    return kit.make_log(centers, ego_v, agents, (kind,), flags=np.full((steps, 1), flags))
+
+
+def test_passing_window_around_a_standing_obstruction(kit):
+    log = _blocker_log(kit, 10.0, 81, x0=0.0)  # centre x = k at step k
+    assert passing_obstruction(log).tolist() == [11 <= k <= 59 for k in range(81)]
+    # an obstruction appearing at step 30 is passed from then on
+    active = np.arange(81)[:, None] >= 30
+    agents = np.array([[kit.agent_row(40.0, -1.75)]] * 81)
+    late = kit.make_log(log.ego_center, log.speed, agents, (STALLED,), active=active)
+    assert passing_obstruction(late).tolist() == [30 <= k <= 59 for k in range(81)]
+
+
+@pytest.mark.parametrize("speed, ddc_alone", [(3.0, 0.5), (10.0, 0.0)])
+def test_passing_a_stalled_car_through_the_oncoming_lane_keeps_ddc_and_lk(kit, speed, ddc_alone):
+    # x from 15 to 15 + 40 * speed * 0.1: inside the passing window throughout (x <= 55 at 10 m/s)
+    log = _blocker_log(kit, speed, 41)
+    assert log.oncoming.all() and passing_obstruction(log).all()
+    assert oncoming_progress(log).values.max() == 0.0
+    assert driving_direction_score(oncoming_progress(log)) == 1.0
+    assert not lane_deviation(log).valid.any()  # LK skips the steps, it does not see 4 s off its lane
+    result = epdms(log, reference_progress_m=0.0)
+    assert (result.nc, result.ddc, result.lk, result.ttc) == (1.0, 1.0, 1.0, 1.0)
+    # the same driving with the obstruction removed: 11 steps of speed * 0.1 m in the 1 s window; LK fails
+    centers, v = kit.straight_ego(15.0, speed, 41, y=1.75)
+    alone = kit.make_log(centers, v)
+    assert oncoming_progress(alone).values.max() == pytest.approx(11 * speed * 0.1)
+    assert epdms(alone, reference_progress_m=0.0).ddc == ddc_alone
+    assert epdms(alone, reference_progress_m=0.0).lk == 0.0
+
+
+@pytest.mark.parametrize("kind, v, flags, agent_y, exempt", [
+    (STALLED, 0.0, 0, -1.75, True),  # a static kind
+    (TRUCK, 0.0, int(Flag.HAZARD), -1.75, True),  # a double-parked truck: hazard lights on
+    (TRUCK, 0.4, int(Flag.HAZARD), -1.75, True),  # creeping below 0.5 m/s is still standing
+    (STALLED, 1.0, 0, -1.75, False),  # a moving lead is overtaken, not passed
+    (CAR, 0.0, 0, -1.75, False),  # a car waiting in a queue: no hazard lights
+    (TRUCK, 0.0, int(Flag.HAZARD | Flag.SCHOOL_BUS), -1.75, False),  # never pass a loading school bus
+    (STALLED, 0.0, 0, -4.3, True),  # reaches 0.15 m into the lane (d up to -1.6, the band ends at -1.75)
+    (STALLED, 0.0, 0, -4.5, False),  # reaches 0.05 m in: less than obstruction_intrusion_m, room beside it
+])
+def test_what_counts_as_a_standing_obstruction(kit, kind, v, flags, agent_y, exempt):
+    log = _blocker_log(kit, 10.0, 41, kind=kind, v=v, flags=flags, agent_y=agent_y)
+    assert passing_obstruction(log).all() == exempt and passing_obstruction(log).any() == exempt
+    assert driving_direction_score(oncoming_progress(log)) == (1.0 if exempt else 0.0)
+
+
+def test_lane_keeping_skips_an_offset_held_beside_a_standing_obstruction(kit):
+    # 3 s at 0.6 m left of the lane centre, inside the window of a stalled car standing 0.6 m right of it
+    log = _blocker_log(kit, 10.0, 31, y=-1.75 + 0.6, agent_y=-1.75 - 1.5)
+    assert not log.oncoming.any() and passing_obstruction(log).all()
+    assert lane_keeping_score(lane_deviation(log), log.dt) == 1.0
+    centers, v = kit.straight_ego(15.0, 10.0, 31, y=-1.75 + 0.6)
+    assert lane_keeping_score(lane_deviation(kit.make_log(centers, v)), 0.1) == 0.0

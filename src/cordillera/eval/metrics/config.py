@@ -55,6 +55,13 @@ class PDMConfig:
     driving_direction_horizon_s: float = 1.0  # [s] NAVSIM (nuPlan) driving direction window
     driving_direction_compliance_m: float = 2.0  # [m] oncoming progress below this in the window -> DDC 1
     driving_direction_violation_m: float = 6.0  # [m] below this -> DDC 0.5, otherwise 0
+    # Passing a standing obstruction (ours, see pdm.passing_obstruction): NAVSIM drops a DDC / LK penalty the
+    # human log also incurs (crossing the centre line to pass a double-parked car); our scenarios have no human
+    # log, so the legal exception is stated directly.
+    obstruction_speed_mps: float = 0.5  # [m/s] an obstruction slower than this is standing
+    obstruction_intrusion_m: float = 0.1  # [m] ... and blocks the route lane when it reaches this far into it
+    obstruction_ahead_m: float = 25.0  # [m] passing starts when its rear is this close ahead of the front bumper
+    obstruction_behind_m: float = 15.0  # [m] ... and ends when its front is this far behind the rear bumper
     ttc_stopped_speed_mps: float = 5e-3  # [m/s] NAVSIM stopped_speed_threshold: no TTC check below it
     ttc_horizon_s: float = 1.0  # [s] NAVSIM future_collision_horizon_window
     ttc_step_s: float = 0.3  # [s] NAVSIM projects at 0, 0.3, 0.6, 0.9 s (arange(0, 10, 3) at 0.1 s)

@@ -11,6 +11,7 @@ a 4 s simulated proposal; here every metric runs over the whole driven log, on t
 - DDC: distance the box centre moves while inside an oncoming lane, summed over a 1 s window; max window
   < 2 m -> 1, < 6 m -> 0.5, else 0. "Oncoming" is a lane whose direction opposes the ego's (NAVSIM tests "not in
   an on-route lane", which also fires off-route in the ego's own direction; our lanes carry their direction).
+  Steps on which the ego passes a standing obstruction of its route lane (`passing_obstruction`) add nothing.
 - TLC: 0 once the front bumper crosses a signalised stop line of the route while its signal is red.
 - EP: route progress of the box centre, times the multiplicative gates, over the best of itself and the
   reference planner's gated progress; 1 if that best is under 5 m (0 then if a gate is 0).
@@ -20,8 +21,15 @@ a 4 s simulated proposal; here every metric runs over the whole driven log, on t
   Steps without a full second of log after them are not tested (NAVSIM tests up to horizon - 0.9 s).
 - LK: |lateral offset| of the box centre from the centreline of the lane it is in; 0 when above 0.5 m for 2 s
   of consecutive tested steps. Steps in a junction or straddling two lanes (a lane change) are skipped: they
-  neither count nor reset the run, as NAVSIM skips intersection steps.
+  neither count nor reset the run, as NAVSIM skips intersection steps. Steps passing a standing obstruction are
+  skipped too.
 - HC, EC: comfort.py.
+
+Passing a standing obstruction (ours). NAVSIM v2 drops a DDC or LK penalty when the human driver's log incurs
+it too, which is how crossing the centre line to pass a double-parked car goes unpunished there. Our scenarios
+have no human log, so the legal exception is stated directly: crossing into the oncoming lane, or leaving the
+lane centre, to pass a stationary obstruction that blocks the ego's lane is allowed. NC and TTC still judge
+whether the way was clear. See `passing_obstruction` for the exact test.
 """
 
 from __future__ import annotations
@@ -37,9 +45,10 @@ from cordillera.eval.metrics.comfort import extended_comfort, extended_comfort_s
 from cordillera.eval.metrics.config import MetricsConfig, PDMConfig
 from cordillera.eval.metrics.rollout_log import RolloutLog, StepValues
 from cordillera.geometry import box_corners, boxes_overlap
+from cordillera.world.agents import STATIC_TYPES, Flag
 from cordillera.world.roads.map import Control, SignalState
 
-__all__ = ["PDMResult", "drivable_area_compliance", "oncoming_progress", "driving_direction_score",
+__all__ = ["PDMResult", "drivable_area_compliance", "standing_obstructions", "passing_obstruction", "oncoming_progress", "driving_direction_score",
            "red_light_crossings", "traffic_light_compliance", "route_progress_m", "fallback_reference_progress_m",
            "ego_progress", "time_to_collision", "lane_deviation", "lane_keeping_score", "epdms"]
 
@@ -73,10 +82,53 @@ def drivable_area_compliance(log: RolloutLog) -> StepValues:
     return StepValues((~log.offroad).astype(np.float64), np.ones(log.steps, dtype=bool))
 
 
-def oncoming_progress(log: RolloutLog, cfg: PDMConfig | None = None) -> StepValues:
-    """Distance the box centre moved inside oncoming lanes over the window ending at each step [m]."""
+def standing_obstructions(agents: np.ndarray, active: np.ndarray, flags: np.ndarray, agent_types: np.ndarray,
+                          cfg: PDMConfig | None = None) -> np.ndarray:
+    """(T, N) bool: agents that are standing obstructions at each step (agents (T, N, 7), active and flags (T, N),
+    agent_types (N,), as in RolloutLog): active, slower than `obstruction_speed_mps`, and either a static kind
+    (cone, barrier, debris, parked or stalled vehicle) or showing hazard lights (a double-parked truck), but not
+    a school bus (passing a loading one is forbidden: rules.stopped_for_school_bus). A car waiting in a queue or
+    at a light has neither."""
     cfg = cfg or PDMConfig()
-    per_step = np.where(log.oncoming, log.step_distance, 0.0)
+    static = np.isin(np.asarray(agent_types, dtype=np.int64), [int(t) for t in STATIC_TYPES])
+    kind = static[None, :] | ((flags & int(Flag.HAZARD)) != 0)
+    kind &= (flags & int(Flag.SCHOOL_BUS)) == 0
+    return active & kind & (np.abs(agents[..., 3]) < cfg.obstruction_speed_mps)
+
+
+def passing_obstruction(log: RolloutLog, cfg: PDMConfig | None = None) -> np.ndarray:
+    """(T,) bool: the ego is passing a standing obstruction that blocks its route lane; DDC and LK skip these steps.
+
+    At step k some agent is one of the `standing_obstructions` (so overtaking a queue through the oncoming lane
+    is still charged) and blocks the route lane: its box reaches `obstruction_intrusion_m` into the band of half
+    the route lane's width either side of the route path. It is being passed from when its rearmost point is
+    `obstruction_ahead_m` ahead of the ego's front bumper until its frontmost point is `obstruction_behind_m`
+    behind the ego's rear bumper (arc lengths along the route path): room to pull out and to pull back in.
+    """
+    cfg = cfg or PDMConfig()
+    out = np.zeros(log.steps, dtype=bool)
+    if log.n_agents == 0:
+        return out
+    steps, agents = np.nonzero(standing_obstructions(log.agents, log.active, log.flags, log.agent_types, cfg))
+    if not len(steps):
+        return out
+    s_rear, s_front, d_right, d_left, width = log.agent_route_extent(steps, agents)
+    reach = width / 2.0 - cfg.obstruction_intrusion_m
+    blocks = (d_right < reach) & (d_left > -reach)
+    ego_front = log.route_s_front[steps]
+    ego_rear = log.route_s_center[steps] - log.vehicle.length_m / 2.0
+    near = (s_rear - ego_front <= cfg.obstruction_ahead_m) & (ego_rear - s_front <= cfg.obstruction_behind_m)
+    out[steps[blocks & near]] = True
+    return out
+
+
+def oncoming_progress(log: RolloutLog, cfg: PDMConfig | None = None, passing: np.ndarray | None = None
+                      ) -> StepValues:
+    """Distance the box centre moved inside oncoming lanes over the window ending at each step [m], not counting
+    steps passing a standing obstruction (`passing`, by default `passing_obstruction(log, cfg)`)."""
+    cfg = cfg or PDMConfig()
+    passing = passing_obstruction(log, cfg) if passing is None else passing
+    per_step = np.where(log.oncoming & ~passing, log.step_distance, 0.0)
     horizon = int(round(cfg.driving_direction_horizon_s / log.dt))
     cum = np.concatenate([[0.0], np.cumsum(per_step)])
     idx = np.arange(log.steps)
@@ -199,10 +251,12 @@ def time_to_collision(log: RolloutLog, cfg: PDMConfig | None = None) -> StepValu
     return StepValues(values, valid)
 
 
-def lane_deviation(log: RolloutLog) -> StepValues:
+def lane_deviation(log: RolloutLog, cfg: PDMConfig | None = None, passing: np.ndarray | None = None) -> StepValues:
     """|lateral offset| of the box centre from its own-direction lane's centreline [m] (inf outside every
-    own-direction lane: more than half a lane width off); invalid in junctions and while straddling two lanes."""
-    valid = ~(log.center_in_junction | log.multiple_lanes)
+    own-direction lane: more than half a lane width off); invalid in junctions, while straddling two lanes and
+    while passing a standing obstruction (`passing`, by default `passing_obstruction(log, cfg)`)."""
+    passing = passing_obstruction(log, cfg) if passing is None else passing
+    valid = ~(log.center_in_junction | log.multiple_lanes | passing)
     return StepValues(log.lane_deviation.copy(), valid)
 
 
@@ -229,14 +283,15 @@ def epdms(log: RolloutLog, reference_progress_m: float | None = None, config: Me
     faults = at_fault_collisions(log, cfg) if faults is None else faults
     nc = _min_valid(no_at_fault_collisions(log, cfg, faults))
     dac = _min_valid(drivable_area_compliance(log))
-    ddc = driving_direction_score(oncoming_progress(log, cfg), cfg)
+    passing = passing_obstruction(log, cfg)
+    ddc = driving_direction_score(oncoming_progress(log, cfg, passing), cfg)
     tlc = _min_valid(traffic_light_compliance(log))
     gates = nc * dac * ddc * tlc
     progress = route_progress_m(log)
     reference = fallback_reference_progress_m(log) if reference_progress_m is None else float(reference_progress_m)
     ep = ego_progress(progress, gates, reference, cfg)
     ttc = _min_valid(time_to_collision(log, cfg))
-    lk = lane_keeping_score(lane_deviation(log), log.dt, cfg)
+    lk = lane_keeping_score(lane_deviation(log, cfg, passing), log.dt, cfg)
     hc = history_comfort_score(history_comfort(log, config.comfort))
     ec = extended_comfort_score(extended_comfort(log, config.extended_comfort))
     weighted = (cfg.progress_weight * ep + cfg.ttc_weight * ttc + cfg.lane_keeping_weight * lk

@@ -244,21 +244,24 @@ class RolloutLog:
         """(T,) bool: rear axle inside a junction polygon (NAVSIM's TTC test point)."""
         return shapely.contains_xy(_map_geometry(self.road).junctions, self.ego[:, 0], self.ego[:, 1])
 
-    @cached_property
-    def _route_projection(self) -> tuple[np.ndarray, np.ndarray]:
-        """Arc length and signed offset (+ left) along the route path of the box centres then the front bumpers
-        (2T,). Points beyond the path's ends project onto its end points."""
+    def _project_on_route(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Arc length and signed offset (+ left) along the route path of points (M, 2) [m]. Points beyond the
+        path's ends project onto its end points."""
         line = _ROUTE_LINES.get(self.route)
         if line is None:
             line = shapely.LineString(self.route.path.points)
             shapely.prepare(line)
             _ROUTE_LINES[self.route] = line
-        pts = np.concatenate([self.ego_center[:, :2], self.front])
         s = shapely.line_locate_point(line, shapely.points(pts))
         foot, heading = self.route.path.interpolate(s)
         rel = pts - foot
         d = np.cos(heading) * rel[:, 1] - np.sin(heading) * rel[:, 0]
         return s, d
+
+    @cached_property
+    def _route_projection(self) -> tuple[np.ndarray, np.ndarray]:
+        """Arc length and signed offset along the route path of the box centres then the front bumpers (2T,)."""
+        return self._project_on_route(np.concatenate([self.ego_center[:, :2], self.front]))
 
     @property
     def _route_center(self) -> tuple[np.ndarray, np.ndarray]:
@@ -288,6 +291,23 @@ class RolloutLog:
     @property
     def route_d_front(self) -> np.ndarray:
         return self._route_front[1]
+
+    def agent_route_extent(self, steps: np.ndarray, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                              np.ndarray, np.ndarray]:
+        """Where agent boxes lie along the route path, for (K,) step and agent indices: arc length of the
+        rear-most and front-most corner, signed offset (+ left) of the right-most and left-most corner, and the
+        width of the route lane at the box centre's arc length, each (K,) [m]. Boxes that do not move are
+        projected once."""
+        boxes = self.agents[steps, agents][:, [0, 1, 2, 5, 6]]  # (K, 5) x, y, yaw, length, width
+        unique, inverse = np.unique(boxes, axis=0, return_inverse=True)
+        corners = box_corners(*unique.T)  # (U, 4, 2)
+        s, d = self._project_on_route(corners.reshape(-1, 2))
+        s, d = s.reshape(-1, 4), d.reshape(-1, 4)
+        route, lanes = self.route, self.road.lanes
+        width = np.array([lanes[route.lanes[route.lane_index_at(m)]].width for m in s.mean(axis=1)])
+        inverse = inverse.reshape(-1)
+        return (s.min(axis=1)[inverse], s.max(axis=1)[inverse], d.min(axis=1)[inverse], d.max(axis=1)[inverse],
+                width[inverse])
 
     def route_stop_lines(self) -> list[tuple[float, object, float]]:
         """(path arc length, StopLine, lane width) of every stop line on a lane of the route."""
