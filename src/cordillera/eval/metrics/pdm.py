@@ -48,9 +48,10 @@ from cordillera.geometry import box_corners, boxes_overlap
 from cordillera.world.agents import STATIC_TYPES, Flag
 from cordillera.world.roads.map import Control, SignalState
 
-__all__ = ["PDMResult", "drivable_area_compliance", "standing_obstructions", "passing_obstruction", "oncoming_progress", "driving_direction_score",
-           "red_light_crossings", "traffic_light_compliance", "route_progress_m", "fallback_reference_progress_m",
-           "ego_progress", "time_to_collision", "lane_deviation", "lane_keeping_score", "epdms"]
+__all__ = ["PDMResult", "drivable_area_compliance", "standing_obstructions", "passing_obstruction",
+           "oncoming_progress", "driving_direction_score", "red_light_crossings", "traffic_light_compliance",
+           "route_progress_m", "fallback_reference_progress_m", "ego_progress", "time_to_collision",
+           "lane_deviation", "lane_keeping_score", "epdms"]
 
 
 @dataclass(frozen=True)
