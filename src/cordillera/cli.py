@@ -245,7 +245,7 @@ def _eval_compare(args: argparse.Namespace) -> int:
 
 # modules that add verbs of their own: register(subparsers) each; keep their top-level imports light
 VERB_MODULES: tuple[str, ...] = ("cordillera.explain", "cordillera.drive", "cordillera.data.commands",
-                                  "cordillera.train.commands", "cordillera.train.rl_commands")
+                                  "cordillera.train.commands", "cordillera.train.rl_commands", "cordillera.train.card")
 
 
 def build_parser() -> argparse.ArgumentParser:

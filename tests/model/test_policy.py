@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cordillera.model import VLAPolicy, explain, explain_scenario
+from cordillera.model.policy import select_sample
 from cordillera.model.reasoning import PlanReasoning
 from cordillera.policies import make_policy, policy_names
 from cordillera.world.render.rig import default_rig
@@ -28,7 +29,7 @@ def test_plan_follows_the_contract(make_model):
     policy.reset({"seed": 1})
     plan = policy.plan(observation())
     assert isinstance(plan, Plan) and plan.poses.shape == (64, 3) and plan.samples.shape == (3, 64, 3)
-    np.testing.assert_array_equal(plan.poses, plan.samples[0])
+    assert any(np.array_equal(plan.poses, s) for s in plan.samples)  # the medoid is one of the samples
     info = plan.reasoning
     assert isinstance(info, PlanReasoning) and info.reasoned and 0 < info.tokens <= 5
     assert set(info.decision) == {"longitudinal", "lateral"}
@@ -87,3 +88,13 @@ def test_explain_scenario_in_the_simulator(make_model, tmp_path):
     assert result.text.startswith("t = 0.5 s") and result.plan.poses.shape == (64, 3)
     assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(policy.sensors)
     assert result.save_image(tmp_path / "explain.png").stat().st_size > 1000
+
+
+def test_medoid_selection_ignores_a_stray_sample(make_model):
+    straight = np.zeros((64, 3))
+    straight[:, 0] = np.arange(1, 65)
+    samples = np.stack([straight + [0.0, dy, 0.0] for dy in (10.0, 0.1, -0.1, 0.0, 0.2)])  # first one strays
+    assert np.array_equal(select_sample(samples, "medoid"), samples[1])  # summed distances: 10.3 against >= 10.4
+    assert np.array_equal(select_sample(samples, "first"), samples[0])
+    with pytest.raises(ValueError, match="select must be"):
+        VLAPolicy(model=make_model(), select="mean")

@@ -87,7 +87,7 @@ def test_detached_stage_leaves_the_backbone_alone(tmp_path, samples):
     before = _weights(tmp_path / "run" / "checkpoints" / "step-0000002")
     after = _weights(tmp_path / "run" / "final")
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed and all(k.startswith("expert.") for k in changed)
+    assert changed and all(k.startswith(("expert.", "expert_inputs.")) for k in changed)
     stage_of = {r["step"]: r["stage"] for r in _metrics(tmp_path / "run") if r["split"] == "train"}
     assert stage_of == {1: "language", 2: "language", 3: "expert", 4: "expert"}
 
@@ -144,3 +144,55 @@ def test_closed_loop_validation_of_a_checkpoint(tmp_path, samples, val_samples):
     assert 0.0 <= closed[0]["epdms"] <= 1.0
     summary = json.loads((tmp_path / "run" / "eval" / "step-0000002" / "summary.json").read_text())
     assert summary["policy"].startswith("vla:")
+
+
+def test_oversampling_repeats_moving_off_and_speeding_up(samples):
+    from dataclasses import replace as change
+
+    import numpy as np
+
+    from cordillera.train.data import oversampling
+
+    t = 0.1 * np.arange(1, 65)
+    moving_off = np.column_stack([0.5 * 1.0 * t * t, 0 * t, 0 * t])  # from standstill at 1 m/s^2: 2 m after 2 s
+    standing = np.zeros((64, 3))
+    cruising = np.column_stack([8.0 * t, 0 * t, 0 * t])
+    speeding = np.column_stack([8.0 * t + 0.5 * t * t, 0 * t, 0 * t])  # +1 m/s/s: 10 m/s after 2 s
+    base = samples[0]
+    cases = [change(base, speed=0.0, future=moving_off), change(base, speed=0.0, future=standing),
+             change(base, speed=8.0, future=cruising), change(base, speed=8.0, future=speeding)]
+    assert oversampling(cases, 1, 1) is None
+    assert oversampling(cases, 4, 2).tolist() == [0, 0, 0, 0, 1, 2, 3, 3]
+
+
+def test_acceleration_input_off_zeroes_it_in_the_ego_state(samples):
+    from dataclasses import replace as change
+
+    from cordillera.model import ModelConfig
+    from cordillera.model.action_space import ActionStats
+    from cordillera.model.processor import Processor
+    from cordillera.model.tokenizer import train_tokenizer
+
+    tiny = ModelConfig.tiny()
+    off = change(tiny, prompt=change(tiny.prompt, acceleration_input=False))
+    tokenizer = train_tokenizer(["continue straight", "turn left in 40 m"], tiny.backbone.vocab_size,
+                                tiny.rig.camera_vocabulary, 1)
+    sample = change(samples[0], acceleration=2.0)
+    on_state = Processor(tiny, tokenizer, ActionStats()).collate([sample]).ego_state
+    off_state = Processor(off, tokenizer, ActionStats()).collate([sample]).ego_state
+    assert on_state[0, 1] != 0 and off_state[0, 1] == 0 and off_state[0, 0] == on_state[0, 0]
+
+
+def test_statistics_of_unclipped_targets_are_refused(samples):
+    from cordillera.model.action_space import ActionStats
+    from cordillera.train.data import DataError, action_stats
+
+    class Old(list):
+        stats = ActionStats(mean=(-0.14, 0.006), std=(2.08, 0.43))  # train-v1 before clipping
+
+    class New(list):
+        stats = ActionStats(mean=(-0.12, -0.003), std=(0.93, 0.046))
+
+    with pytest.raises(DataError, match="curvature std of 0.43"):
+        action_stats(Old(samples))
+    assert action_stats(New(samples)).std == (0.93, 0.046)

@@ -11,7 +11,12 @@ One definition of the integration (DESIGN.md "Action space"): numpy inputs go to
 tensors (autograd flows through it) and is tested against it. The inverse is the regularised least-squares
 fit of `world.dynamics.poses_to_accel_curvature`; it builds training targets and has no gradient.
 
-Normalisation (`ActionStats`) maps actions to roughly unit scale for the flow-matching expert; the discrete
+Training targets and generated actions are clipped to what the ego vehicle can do (`ACTION_LIMITS`,
+`clip_actions`): the inverse fit of a logged future turns a near-standstill yaw change into a curvature of
+several 1/m and an episode-end discontinuity into hundreds of m/s^2, and 1.4 % of such targets (train-v1)
+inflated the curvature std tenfold (0.43 against 0.043 1/m clipped), which left lane-following curvatures
+(0.01-0.03 1/m) below the expert's noise. Normalisation (`ActionStats`, computed on clipped actions) maps
+actions to roughly unit scale for the flow-matching expert; the discrete
 tokens (`actions_to_tokens`) are uniform bins over the normalised range, interleaved (a0, k0, a1, k1, ...).
 """
 
@@ -24,10 +29,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from cordillera.world.dynamics import accel_curvature_to_poses, poses_to_accel_curvature
+from cordillera.world.dynamics import VehicleParams, accel_curvature_to_poses, poses_to_accel_curvature
 
 __all__ = ["actions_to_trajectory", "trajectory_to_actions", "ActionStats", "actions_to_tokens",
-           "tokens_to_actions"]
+           "tokens_to_actions", "ACTION_LIMITS", "clip_actions"]
+
+
+def _limits(params: VehicleParams = VehicleParams(), margin: float = 0.1) -> tuple[tuple[float, float], ...]:
+    """((accel low, high) [m/s^2], (curvature low, high) [1/m]): the vehicle's actuator limits plus `margin`
+    (relative), so clipping never touches a trajectory the ego can actually drive."""
+    curvature = math.tan(params.max_steer_rad) / params.wheelbase_m * (1.0 + margin)
+    return ((-params.max_brake * (1.0 + margin), params.max_accel * (1.0 + margin)), (-curvature, curvature))
+
+
+ACTION_LIMITS = _limits()  # ((-8.8, 3.3) m/s^2, (-0.27, 0.27) 1/m) for the default vehicle
+
+
+def clip_actions(actions):
+    """Actions (..., 2) clipped to ACTION_LIMITS per dimension; numpy in, numpy out; torch in, torch out."""
+    (a_low, a_high), (k_low, k_high) = ACTION_LIMITS
+    if isinstance(actions, torch.Tensor):
+        return torch.stack([actions[..., 0].clamp(a_low, a_high), actions[..., 1].clamp(k_low, k_high)], dim=-1)
+    actions = np.asarray(actions, dtype=np.float64)
+    return np.stack([np.clip(actions[..., 0], a_low, a_high), np.clip(actions[..., 1], k_low, k_high)], axis=-1)
 
 
 def _wrap(angle: torch.Tensor) -> torch.Tensor:
@@ -100,8 +124,8 @@ class ActionStats:
 
     @classmethod
     def from_actions(cls, actions: np.ndarray) -> "ActionStats":
-        """Statistics of a set of actions (..., 2)."""
-        flat = np.asarray(actions, dtype=np.float64).reshape(-1, 2)
+        """Statistics of a set of actions (..., 2), clipped to ACTION_LIMITS first (see the module docstring)."""
+        flat = clip_actions(np.asarray(actions, dtype=np.float64).reshape(-1, 2))
         return cls(tuple(flat.mean(0)), tuple(np.maximum(flat.std(0), 1e-6)))
 
     def to_dict(self) -> dict:

@@ -75,6 +75,7 @@ class PrefixCache:
     valid: torch.Tensor
     next_position: torch.Tensor
     buffers: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per layer, see `reserve`
+    condition: torch.Tensor | None = None  # (B, expert width) the expert's direct inputs (CordilleraVLA)
 
     @property
     def length(self) -> int:
@@ -93,11 +94,13 @@ class PrefixCache:
         def rep(t: torch.Tensor) -> torch.Tensor:
             return t.repeat_interleave(times, dim=0)
         return PrefixCache([rep(k) for k in self.keys], [rep(v) for v in self.values], rep(self.valid),
-                           rep(self.next_position))
+                           rep(self.next_position), condition=None if self.condition is None else rep(self.condition))
 
     def detach(self) -> "PrefixCache":
+        """The backbone's keys/values cut from the graph; `condition` is the expert's own input and keeps its
+        gradient."""
         return PrefixCache([k.detach() for k in self.keys], [v.detach() for v in self.values], self.valid,
-                           self.next_position)
+                           self.next_position, condition=self.condition)
 
     def reserve(self, extra: int) -> None:
         """Move keys/values into buffers with room for `extra` more positions, so that `append` writes new

@@ -151,11 +151,14 @@ class ExpertConfig:
     max_frequency: float = 32.0  # log-spaced frequencies 1 ... max_frequency [rad per unit]
     input_hidden: int = 64  # width of the per-waypoint input MLP
     euler_steps: int = 10  # inference integration steps from noise (t = 0) to data (t = 1)
+    direct_inputs: bool = True  # also read route, ego state and history through an MLP (not only the cache)
 
     def __post_init__(self) -> None:
         _positive_ints(self, ("hidden_size", "num_heads", "intermediate_size", "fourier_features",
                               "input_hidden", "euler_steps"))
         _positive_floats(self, ("max_frequency",))
+        if not isinstance(self.direct_inputs, bool):
+            raise ConfigError(f"ExpertConfig.direct_inputs must be true or false, got {self.direct_inputs!r}")
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,14 @@ class PromptConfig:
     speed_scale: float = 10.0  # [m/s] speed is divided by this; acceleration by speed_scale / 4 s
     reasoning: str = "auto"  # default mode: "always" | "never" | "auto" (the learned gate decides)
     gate_threshold: float = 0.5  # auto mode reasons when P(<|cot_start|>) >= this
+    acceleration_input: bool = True  # False: the ego-state token carries speed only (no acceleration copycat)
 
     def __post_init__(self) -> None:
         _positive_ints(self, ("history_steps", "route_waypoints", "waypoints_per_token", "max_navigation_tokens",
                               "max_reasoning_tokens"))
         _positive_floats(self, ("history_scale_m", "route_scale_m", "speed_scale"))
+        if not isinstance(self.acceleration_input, bool):
+            raise ConfigError(f"PromptConfig.acceleration_input must be true or false, got {self.acceleration_input!r}")
         if self.reasoning not in ("always", "never", "auto"):
             raise ConfigError(f"PromptConfig.reasoning must be 'always', 'never' or 'auto', got {self.reasoning!r}")
         if not 0.0 <= self.gate_threshold <= 1.0:

@@ -98,6 +98,8 @@ class ActionExpert(nn.Module):
         time_features = self.fourier(t)[:, None, :].expand(batch, steps, -1)  # the same for every waypoint
         features = torch.cat([self.fourier(x_t).flatten(-2), time_features], dim=-1)
         hidden = self.in_proj(features) + self.waypoint[:steps]
+        if cache.condition is not None:  # direct inputs (route, ego state, history), the same for every token
+            hidden = hidden + cache.condition[:, None, :].to(hidden.dtype)
         positions = cache.next_position[:, None] + torch.arange(steps, device=x_t.device)  # (B, T)
         cos, sin = rope(positions)
         mask = cache.key_mask(extra=steps)
@@ -144,7 +146,8 @@ def integrate(expert: ActionExpert, cache: PrefixCache, rope: Rope, noise: torch
         v[:, :, :, :length] = values[:, None]
         workspace.append((k.flatten(0, 1), v.flatten(0, 1)))
     expanded = PrefixCache([k[:, :, :-horizon] for k, _ in workspace], [v[:, :, :-horizon] for _, v in workspace],
-                           cache.valid.repeat_interleave(samples, 0), cache.next_position.repeat_interleave(samples, 0))
+                           cache.valid.repeat_interleave(samples, 0), cache.next_position.repeat_interleave(samples, 0),
+                           condition=None if cache.condition is None else cache.condition.repeat_interleave(samples, 0))
     x = noise
     dt = 1.0 / steps
     for i in range(steps):

@@ -30,7 +30,21 @@ from cordillera.model.vla import REASONING_MODES, CordilleraVLA
 from cordillera.policies.base import Policy, register_policy
 from cordillera.world.types import Observation, Plan
 
-__all__ = ["VLAPolicy", "Explanation", "explain", "explain_scenario", "draw_plan"]
+__all__ = ["VLAPolicy", "Explanation", "explain", "explain_scenario", "draw_plan", "select_sample"]
+
+
+SELECTIONS = ("medoid", "first")
+
+
+def select_sample(samples: np.ndarray, select: str = "medoid") -> np.ndarray:
+    """The plan driven from K trajectory samples (K, 64, 3): "medoid", the sample with the smallest mean
+    position distance to the others (a consensus that is still one sampled, feasible trajectory; one
+    stray sample cannot pull it the way it pulls a mean), or "first" (a plain draw from the model)."""
+    if select == "first" or len(samples) <= 2:
+        return samples[0]
+    xy = samples[:, :, :2]
+    distance = np.linalg.norm(xy[:, None] - xy[None, :], axis=-1).mean(-1)  # (K, K) mean over the horizon
+    return samples[int(np.argmin(distance.sum(1)))]
 
 
 @register_policy
@@ -42,7 +56,8 @@ class VLAPolicy(Policy):
 
     def __init__(self, checkpoint: str | Path | None = None, model: CordilleraVLA | None = None,
                  reasoning: str | None = None, num_samples: int = 6, temperature: float = 0.6, top_p: float = 0.98,
-                 seed: int = 0, noise_scale: float = 1.0, max_reasoning_tokens: int | None = None):
+                 seed: int = 0, noise_scale: float = 1.0, max_reasoning_tokens: int | None = None,
+                 select: str = "medoid"):
         if (checkpoint is None) == (model is None):
             raise ValueError("VLAPolicy needs exactly one of checkpoint or model")
         self.model = model if model is not None else CordilleraVLA.from_pretrained(checkpoint)
@@ -51,6 +66,9 @@ class VLAPolicy(Policy):
             raise ValueError(f"reasoning must be one of {REASONING_MODES}, got {reasoning!r}")
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+        if select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}")
+        self.select = select
         self.reasoning = reasoning or self.model.config.prompt.reasoning
         self.num_samples = num_samples
         self.temperature = temperature
@@ -75,7 +93,7 @@ class VLAPolicy(Policy):
         timings = {"preprocess": preprocess, **out.timings, "total": time.perf_counter() - start}
         reasoning = PlanReasoning.from_text(out.reasoning[0], out.gate_probability[0], out.reasoning_tokens[0],
                                             timings)
-        return Plan(poses=out.poses[0, 0], samples=out.poses[0], reasoning=reasoning)
+        return Plan(poses=select_sample(out.poses[0], self.select), samples=out.poses[0], reasoning=reasoning)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import torch
 
-from cordillera.model.action_space import ActionStats, actions_to_tokens, trajectory_to_actions
+from cordillera.model.action_space import ActionStats, actions_to_tokens, clip_actions, trajectory_to_actions
 from cordillera.model.config import ModelConfig
 from cordillera.model.tokenizer import TextTokenizer
 from cordillera.world.types import Observation
@@ -237,7 +237,7 @@ class Processor:
                 raise SampleError(f"sample {bad[0]}: future must be ({horizon}, 3), got {samples[bad[0]].future.shape}")
             futures = np.stack([s.future for s in samples])
             speeds = np.array([s.speed for s in samples])
-            actions = trajectory_to_actions(futures, speeds, self.config.action.dt)  # (B, 64, 2)
+            actions = clip_actions(trajectory_to_actions(futures, speeds, self.config.action.dt))  # (B, 64, 2)
         encoded = []
         for i, sample in enumerate(samples):
             enc = self.encode_prompt(sample)
@@ -258,6 +258,7 @@ class Processor:
         position_ids = (mask.long().cumsum(1) - 1).clamp(min=0)
 
         rig = self.config.rig
+        accel_on = 1.0 if self.config.prompt.acceleration_input else 0.0
         images = [img for e in encoded for img in e.images]
         batch = Batch(
             input_ids=input_ids,
@@ -269,7 +270,7 @@ class Processor:
             image_age=torch.tensor([a for e in encoded for a in e.ages], dtype=torch.long),
             history=torch.from_numpy(np.stack([self._history(s) for s in samples])),
             ego_state=torch.tensor([[s.speed / self.config.prompt.speed_scale,
-                                     s.acceleration * 4.0 / self.config.prompt.speed_scale] for s in samples],
+                                     s.acceleration * 4.0 / self.config.prompt.speed_scale * accel_on] for s in samples],
                                    dtype=torch.float32),
             route=torch.from_numpy(np.stack([self._route(s) for s in samples])),
             v0=torch.tensor([s.speed for s in samples], dtype=torch.float32),

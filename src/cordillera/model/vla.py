@@ -16,7 +16,10 @@ P(<|traj_future_start|>)). Without reasoning the cache is then already what the 
 step runs at all; with reasoning in "auto" mode the appended token is dropped, and the backbone writes the
 text with its KV cache (`Backbone.decode`) until <|cot_end|>, then <|traj_future_start|>. The expert
 integrates the flow for K noise samples per prompt against that cache: one reasoning text per prompt, K
-trajectories conditioned on it.
+trajectories conditioned on it. With `ExpertConfig.direct_inputs` the expert also reads the route, ego state
+and ego history directly (`expert_inputs`, an MLP whose output every action token adds, carried in the
+cache as `PrefixCache.condition`): geometry the trajectory must follow reaches it without passing through
+attention over 130 prompt tokens (docs/architecture.md, "Training").
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cordillera.model.action_space import ActionStats, actions_to_trajectory, tokens_to_actions
+from cordillera.model.action_space import ActionStats, actions_to_trajectory, clip_actions, tokens_to_actions
 from cordillera.model.backbone import Backbone, PrefixCache
 from cordillera.model.config import ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
@@ -83,6 +86,11 @@ class CordilleraVLA(nn.Module):
         self.route = TokenMLP(2 * prompt.waypoints_per_token, prompt.route_tokens, d)
         self.backbone = Backbone(config.backbone, vocab)
         self.expert = ActionExpert(config.expert, config.backbone, action.horizon)
+        self.expert_inputs = None
+        if config.expert.direct_inputs:
+            width = config.expert.hidden_size
+            features = 4 * prompt.history_steps + 2 + 2 * prompt.waypoints_per_token * prompt.route_tokens
+            self.expert_inputs = nn.Sequential(nn.Linear(features, 2 * width), nn.SiLU(), nn.Linear(2 * width, width))
         ids = self.processor.ids
         allowed = torch.zeros(vocab, dtype=torch.bool)  # reasoning text: text tokens and <|cot_end|>
         allowed[tokenizer.num_special: tokenizer.vocab_size] = True
@@ -112,6 +120,13 @@ class CordilleraVLA(nn.Module):
                 embeds = embeds.masked_scatter(mask[..., None], values.to(embeds.dtype))
         return embeds
 
+    def expert_condition(self, batch: Batch) -> torch.Tensor | None:
+        """(B, expert width) summary of history, ego state and route the expert adds to its tokens, or None."""
+        if self.expert_inputs is None:
+            return None
+        flat = torch.cat([batch.history.flatten(1), batch.ego_state, batch.route.flatten(1)], dim=1)
+        return self.expert_inputs(flat.to(self.expert_inputs[0].weight.dtype))
+
     # ---- training ---------------------------------------------------------------------------------
     def teacher_forced(self, batch: Batch) -> tuple[torch.Tensor, PrefixCache]:
         """One backbone pass over a right-padded batch with targets: hidden states (B, L, d) and the cache
@@ -122,6 +137,7 @@ class CordilleraVLA(nn.Module):
         positions = torch.arange(batch.input_ids.shape[1], device=hidden.device)
         cache.valid = batch.attention_mask & (positions[None, :] < batch.prefix_length[:, None])
         cache.next_position = batch.prefix_length.clone()
+        cache.condition = self.expert_condition(batch)
         return hidden, cache
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None, detach_prefix: bool = False,
@@ -187,6 +203,7 @@ class CordilleraVLA(nn.Module):
 
         start = time.perf_counter()
         hidden, cache = self.backbone(embeds, mask, positions)
+        cache.condition = self.expert_condition(batch)
         gate_logits = self.backbone.logits(hidden[:, -2])[:, [ids["cot_start"], ids["traj_future_start"]]]
         gate = torch.softmax(gate_logits.float(), dim=-1)[:, 0]  # P(reasoning), read at <|prompt_end|>
         last_hidden = hidden[:, -1].clone()  # output at the appended token
@@ -223,7 +240,7 @@ class CordilleraVLA(nn.Module):
         else:
             normalized = self._trajectory_tokens(cache.repeat(num_samples), last_hidden.repeat_interleave(num_samples, 0),
                                                  temperature, top_p, generator)
-        actions = self.stats.denormalize(normalized.double()).view(size, num_samples, horizon, 2)
+        actions = clip_actions(self.stats.denormalize(normalized.double())).view(size, num_samples, horizon, 2)
         poses = actions_to_trajectory(actions, batch.v0.double()[:, None], self.config.action.dt)
         timings["expert"] = time.perf_counter() - start
         return Generation(

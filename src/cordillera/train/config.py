@@ -57,12 +57,17 @@ class DataConfig:
     prefetch: int = 4  # batches each worker keeps ready
     reasoning: bool = True  # False drops every reasoning text and keyframe label (the action-only ablation)
     tokenizer_min_frequency: int = 2  # BPE merges need a pair seen this often in the run's texts
+    # each epoch repeats these samples (train/data.py `oversampling`): moving off from standstill, speeding up
+    repeat_moving_off: int = 1
+    repeat_speeding_up: int = 1
 
     def __post_init__(self) -> None:
         _check_int(self, "batch_size")
         _check_int(self, "workers", 0)
         _check_int(self, "prefetch")
         _check_int(self, "tokenizer_min_frequency")
+        _check_int(self, "repeat_moving_off")
+        _check_int(self, "repeat_speeding_up")
         if not isinstance(self.reasoning, bool):
             raise TrainConfigError(f"DataConfig.reasoning must be true or false, got {self.reasoning!r}")
 

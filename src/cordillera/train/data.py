@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from cordillera.model.action_space import ActionStats, trajectory_to_actions
+from cordillera.model.action_space import ACTION_LIMITS, ActionStats, trajectory_to_actions
 from cordillera.model.processor import Batch, Processor, Sample
 
 __all__ = ["StepBatchSampler", "make_loader", "Collator", "SampleView", "text_corpus", "action_stats",
-           "data_fingerprint", "seed_everything_from", "DataError"]
+           "data_fingerprint", "seed_everything_from", "DataError", "oversampling"]
 
 
 class DataError(ValueError):
@@ -80,17 +80,19 @@ class StepBatchSampler(Sampler[list[int]]):
 
 
 class SampleView(Dataset):
-    """A sequence of Samples as a torch Dataset; reasoning=False drops texts and keyframe labels."""
+    """A sequence of Samples as a torch Dataset; reasoning=False drops texts and keyframe labels; index
+    (optional) maps view positions to sample indices (an epoch with repeated samples, see `oversampling`)."""
 
-    def __init__(self, samples: Sequence[Sample], reasoning: bool = True):
+    def __init__(self, samples: Sequence[Sample], reasoning: bool = True, index: np.ndarray | None = None):
         self.samples = samples
         self.reasoning = reasoning
+        self.index = index
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.samples) if self.index is None else len(self.index)
 
     def __getitem__(self, index: int) -> Sample:
-        sample = self.samples[index]
+        sample = self.samples[index if self.index is None else int(self.index[index])]
         if not self.reasoning and (sample.reasoning is not None or sample.keyframe):
             sample = replace(sample, reasoning=None, keyframe=False)
         return sample
@@ -112,6 +114,38 @@ def make_loader(dataset: Dataset, sampler: StepBatchSampler, processor: Processo
                       prefetch_factor=prefetch if workers else None, persistent_workers=False)
 
 
+MOVING_OFF_SPEED = 0.5  # [m/s] "at standstill" below this speed
+MOVING_OFF_DISTANCE = 1.0  # [m] ... and moving off when the future is this far away after 2 s
+SPEEDING_UP = 0.5  # [m/s] "speeding up": the speed 2 s ahead exceeds the current one by this much
+
+
+def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int) -> np.ndarray | None:
+    """Sample indices of one epoch in which moving-off samples appear `moving_off` times and speeding-up
+    samples `speeding_up` times (others once), or None when both are 1. Imitation data is mostly
+    "stopped stays stopped" (96 % of train-v1's standstill samples) and slightly more braking than
+    speeding up (33 against 27 %), so a policy that slows down by mistake reads its own braking as the
+    reason to keep braking; repeating the rarer cases counters that. A dataset with `record(i)` gives the
+    targets without decoding frames."""
+    if moving_off == 1 and speeding_up == 1:
+        return None
+    record = getattr(samples, "record", None)
+    repeats = np.ones(len(samples), dtype=np.int64)
+    for i in range(len(samples)):
+        if callable(record):
+            row = record(i)
+            future, speed = row["future"], float(row["speed"])
+        else:
+            future, speed = samples[i].future, samples[i].speed
+        if future is None:
+            raise DataError(f"training sample {i} has no future trajectory")
+        later = float(np.linalg.norm(future[20, :2] - future[19, :2])) / 0.1  # speed about 2 s ahead [m/s]
+        if speed < MOVING_OFF_SPEED and float(np.linalg.norm(future[19, :2])) > MOVING_OFF_DISTANCE:
+            repeats[i] = moving_off
+        elif later > speed + SPEEDING_UP:
+            repeats[i] = speeding_up
+    return np.repeat(np.arange(len(samples)), repeats)
+
+
 def text_corpus(samples: Sequence[Sample], reasoning: bool = True) -> list[str]:
     """Navigation and (when reasoning) Chain-of-Causation texts of a training split, for the tokenizer.
     A dataset with `record(i)` (DrivingDataset) gives them without decoding any frame."""
@@ -130,6 +164,11 @@ def action_stats(samples: Sequence[Sample]) -> ActionStats:
     every sample's future with the model's inverse dynamics."""
     stats = getattr(samples, "stats", None)
     if isinstance(stats, ActionStats):
+        for name, std, (low, high) in zip(("acceleration", "curvature"), stats.std, ACTION_LIMITS):
+            if std > (high - low) / 2:  # no set of clipped actions has a larger spread
+                raise DataError(f"the dataset's meta/stats.json gives a {name} std of {std:.3g}, more than clipped "
+                                f"actions can have ({(high - low) / 2:.3g}): it was written before targets were "
+                                "clipped to the vehicle's limits; regenerate the dataset with `cordillera datagen`")
         return stats
     futures, speeds = [], []
     for i in range(len(samples)):

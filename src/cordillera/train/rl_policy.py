@@ -173,6 +173,7 @@ def token_logprobs(model, batch: Batch, prefix_length: torch.Tensor, temperature
     positions = torch.arange(batch.input_ids.shape[1])
     cache.valid = batch.attention_mask & (positions[None, :] < prefix_length[:, None])
     cache.next_position = prefix_length.clone()
+    cache.condition = model.expert_condition(batch)
     return logp, cache.detach() if detach_cache else cache
 
 

@@ -45,7 +45,7 @@ from cordillera.model.vla import CordilleraVLA
 from cordillera.train import distributed
 from cordillera.train.config import LOSS_TERMS, TrainConfig
 from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
-                                   make_loader, seed_everything_from, text_corpus)
+                                   make_loader, oversampling, seed_everything_from, text_corpus)
 from cordillera.train.logbook import MetricsLog, plot_curves
 from cordillera.train.state import (StateError, first_difference, load_training_state, save_step_checkpoint,
                                     step_checkpoints)
@@ -263,7 +263,8 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
         objective = DistributedDataParallel(objective, find_unused_parameters=partial)
 
     log = MetricsLog(out / METRICS, resume_step=step if resume else None) if context.is_main else None
-    train_view = SampleView(train_samples, config.data.reasoning)
+    index = oversampling(train_samples, config.data.repeat_moving_off, config.data.repeat_speeding_up)
+    train_view = SampleView(train_samples, config.data.reasoning, index)
     val_view = SampleView(val_samples, config.data.reasoning) if val_samples else None
     end = stop_at_step or total
     sampler = StepBatchSampler(len(train_view), config.data.batch_size, config.seed, step, end,
