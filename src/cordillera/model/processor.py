@@ -115,7 +115,8 @@ class Batch:
     input_ids (B, L) long; attention_mask (B, L) bool; position_ids (B, L) long (RoPE positions);
     images (M, 3, H, W) uint8; image_camera (M,) long (camera vocabulary index); image_age (M,) long
     (0 = newest frame); history (B, 16, 4) float (x, y scaled, sin yaw, cos yaw); ego_state (B, 2) float
-    (speed, acceleration scaled); route (B, R, 2 * waypoints_per_token) float; v0 (B,) float [m/s].
+    (speed, acceleration scaled; acceleration 0 when PromptConfig.acceleration_input is off); route
+    (B, R, 2 * waypoints_per_token) float; v0 (B,) float [m/s].
     Training only: labels (B, L) long (IGNORE where no loss; label i is the token at i, predicted from i - 1);
     actions (B, 64, 2) normalised target actions; prefix_length (B,) long: tokens up to and including
     <|traj_future_start|>, the part of the sequence the expert attends to.
@@ -270,7 +271,8 @@ class Processor:
             image_age=torch.tensor([a for e in encoded for a in e.ages], dtype=torch.long),
             history=torch.from_numpy(np.stack([self._history(s) for s in samples])),
             ego_state=torch.tensor([[s.speed / self.config.prompt.speed_scale,
-                                     s.acceleration * 4.0 / self.config.prompt.speed_scale * accel_on] for s in samples],
+                                     accel_on * s.acceleration * 4.0 / self.config.prompt.speed_scale]
+                                    for s in samples],
                                    dtype=torch.float32),
             route=torch.from_numpy(np.stack([self._route(s) for s in samples])),
             v0=torch.tensor([s.speed for s in samples], dtype=torch.float32),
