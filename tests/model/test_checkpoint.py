@@ -148,3 +148,16 @@ def test_qwen2_family_round_trip(tmp_path, tokenizer, tiny_config, make_sample):
     loaded = CordilleraVLA.from_pretrained(model.save_pretrained(tmp_path / "q"))
     assert isinstance(loaded.config.backbone, BackboneConfig) and loaded.config.backbone.family == "qwen2"
     np.testing.assert_array_equal(run(model, make_sample(1)).poses, run(loaded, make_sample(1)).poses)
+
+
+def test_checkpoint_from_before_direct_inputs_loads_without_them(tmp_path, tokenizer, tiny_config, make_sample):
+    """config.json written before ExpertConfig.direct_inputs existed has no such key and no such weights."""
+    old = replace(tiny_config, expert=replace(tiny_config.expert, direct_inputs=False))
+    model = CordilleraVLA(old, tokenizer).eval()
+    path = model.save_pretrained(tmp_path / "old")
+    doc = json.loads((path / "config.json").read_text())
+    del doc["model"]["expert"]["direct_inputs"]
+    (path / "config.json").write_text(json.dumps(doc))
+    loaded = CordilleraVLA.from_pretrained(path)
+    assert loaded.config.expert.direct_inputs is False and loaded.expert_inputs is None
+    np.testing.assert_array_equal(run(loaded, make_sample(1)).poses, run(model, make_sample(1)).poses)

@@ -14,7 +14,7 @@ fit of `world.dynamics.poses_to_accel_curvature`; it builds training targets and
 Training targets and generated actions are clipped to what the ego vehicle can do (`ACTION_LIMITS`,
 `clip_actions`): the inverse fit of a logged future turns a near-standstill yaw change into a curvature of
 several 1/m and an episode-end discontinuity into hundreds of m/s^2, and 1.4 % of such targets (train-v1)
-inflated the curvature std tenfold (0.43 against 0.043 1/m clipped), which left lane-following curvatures
+inflated the curvature std ninefold (0.43 against 0.046 1/m clipped), which left lane-following curvatures
 (0.01-0.03 1/m) below the expert's noise. Normalisation (`ActionStats`, computed on clipped actions) maps
 actions to roughly unit scale for the flow-matching expert; the discrete
 tokens (`actions_to_tokens`) are uniform bins over the normalised range, interleaved (a0, k0, a1, k1, ...).

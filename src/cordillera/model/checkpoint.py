@@ -99,6 +99,9 @@ def read_config(path: str | Path) -> ModelConfig:
     if not isinstance(model_doc, dict) or {"rig", "prompt"} & set(model_doc):
         raise CheckpointError(f"{path / 'config.json'}: 'model' must be an object without 'rig' and 'prompt' "
                               "(those live in rig.json and prompt.json)")
+    expert = model_doc.get("expert")
+    if isinstance(expert, dict) and "direct_inputs" not in expert:  # written before the field existed
+        model_doc = {**model_doc, "expert": {**expert, "direct_inputs": False}}
     try:
         rig = _read_json(path / "rig.json")
         prompt = _read_json(path / "prompt.json")

@@ -19,7 +19,7 @@ integrates the flow for K noise samples per prompt against that cache: one reaso
 trajectories conditioned on it. With `ExpertConfig.direct_inputs` the expert also reads the route, ego state
 and ego history directly (`expert_inputs`, an MLP whose output every action token adds, carried in the
 cache as `PrefixCache.condition`): geometry the trajectory must follow reaches it without passing through
-attention over 130 prompt tokens (docs/architecture.md, "Training").
+attention over the whole prompt (docs/architecture.md, "Training").
 """
 
 from __future__ import annotations
