@@ -31,10 +31,6 @@ def resolve_checkpoint(path: str) -> Path:
     return given
 
 
-
-
-
-
 def _explain(args: argparse.Namespace) -> int:
     from cordillera.policies import UnknownPolicyError, make_policy
     from cordillera.scenarios.builtin import resolve_scenario

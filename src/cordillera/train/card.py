@@ -42,27 +42,30 @@ def eval_row(name: str, summary: dict, policy_hz: float | None) -> str:
 
 
 def _read_json(path: Path, what: str) -> dict:
+    """data.format.read_json (a JSON object, errors naming the file) with the error as a UsageError."""
+    from cordillera.data.format import DatasetError, read_json
+
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the {what} {str(path)!r}: {exc}") from None
-    if not isinstance(doc, dict):
-        raise UsageError(f"the {what} {str(path)!r} is not a JSON object")
-    return doc
+        return read_json(path)
+    except DatasetError as exc:
+        raise UsageError(f"cannot read the {what}: {exc}") from None
 
 
-def _evaluation(spec: str) -> tuple[str, Path, dict, float | None]:
+def _evaluation(spec: str) -> tuple[str, dict, float | None]:
+    """(name, summary, policy rate or None) of a NAME=DIR evaluation argument."""
+    from cordillera.eval.runner import CONFIG, SUMMARY
+
     name, sep, directory = spec.partition("=")
     if not sep or not name or not directory:
         raise UsageError(f"an evaluation is NAME=DIR (e.g. test=runs/eval/vla-test), got {spec!r}")
-    summary = _read_json(Path(directory) / "summary.json", "evaluation summary")
+    summary = _read_json(Path(directory) / SUMMARY, "evaluation summary")
     missing = [k for k in ("policy", "n_scenarios", "n_errors", "epdms", "success_rate", "at_fault_collision_rate",
                            "offroad_rate") if k not in summary]
     if missing:
-        raise UsageError(f"{directory}/summary.json lacks {missing}: not a `cordillera eval` summary")
-    config = Path(directory) / "config.json"
+        raise UsageError(f"{directory}/{SUMMARY} lacks {missing}: not a `cordillera eval` summary")
+    config = Path(directory) / CONFIG
     hz = _read_json(config, "evaluation config").get("policy_hz") if config.is_file() else None
-    return name, Path(directory), summary, hz
+    return name, summary, hz
 
 
 def _training(run: Path) -> dict:
@@ -80,15 +83,19 @@ def _training(run: Path) -> dict:
     return last
 
 
-def _latency(checkpoint: Path, repeats: int = 12) -> dict[str, float]:
-    """Median wall time [ms] of one decision (6 samples) on a real observation, without and with reasoning."""
+LATENCY_REPEATS = 12  # decisions timed per reasoning mode
+
+
+def _latency(model) -> dict[str, float]:
+    """Median wall time [ms] of one decision (6 samples) of `model` on a real observation, without and with
+    reasoning."""
     import torch
 
     from cordillera.model.policy import VLAPolicy
     from cordillera.scenarios.families import sample_family
     from cordillera.world import sim
 
-    policy = VLAPolicy(checkpoint, num_samples=6)
+    policy = VLAPolicy(model=model, num_samples=6)
     state = sim.reset(sample_family("lane_follow_straight", 20000), seed=20000)
     for _ in range(5):
         state = sim.step(state, None)
@@ -98,7 +105,7 @@ def _latency(checkpoint: Path, repeats: int = 12) -> dict[str, float]:
         policy.reasoning = mode
         policy.plan(obs)  # warm-up
         times = []
-        for _ in range(repeats):
+        for _ in range(LATENCY_REPEATS):
             start = time.perf_counter()
             policy.plan(obs)
             times.append(time.perf_counter() - start)
@@ -112,17 +119,16 @@ def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluation
     from cordillera.model import CordilleraVLA
 
     model = CordilleraVLA.from_pretrained(checkpoint)
-    size = sum(p.stat().st_size for p in checkpoint.rglob("*") if p.is_file() and p.parent == checkpoint)
+    size = sum(p.stat().st_size for p in checkpoint.iterdir() if p.is_file())  # eval/ is not the model
     train = _training(run)
     info = _read_json(data / "meta" / "info.json", "dataset info")
     ours = [_evaluation(s) for s in evaluations]
     theirs = [_evaluation(s) for s in references]
     (checkpoint / "eval").mkdir(exist_ok=True)
-    for name, _, summary, hz in ours:
+    for name, summary, hz in ours:
         (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz}, indent=2) + "\n")
-    latency = _latency(checkpoint)
-    rows = [eval_row(name, summary, hz) for name, _, summary, hz in ours]
-    rows += [eval_row(name, summary, hz) for name, _, summary, hz in theirs]
+    latency = _latency(model)
+    rows = [eval_row(name, summary, hz) for name, summary, hz in ours + theirs]
     cameras = ", ".join(c.removeprefix("camera_") for c in model.config.rig.cameras)
     rig = model.config.rig
     card = f"""# cordillera-vla-small
@@ -155,7 +161,7 @@ the top of the recipe.
     cordillera train --config {recipe} --data {data} --out {run}
 
 ## Latency
-Median of {12} decisions (6 trajectory samples) on one observation, measured by `cordillera card` on the
+Median of {LATENCY_REPEATS} decisions (6 trajectory samples) on one observation, measured by `cordillera card` on the
 machine that wrote this card ({latency['threads']:.0f} torch threads): {latency['never']:.0f} ms without reasoning,
 {latency['always']:.0f} ms writing the reasoning. `python benchmarks/policy_latency.py` measures it under load.
 
