@@ -15,6 +15,7 @@ from cordillera.geometry import (
     boxes_overlap,
     curvature,
     from_frame,
+    smoothstep,
     speed_profile,
     to_frame,
     wrap_angle,
@@ -276,3 +277,8 @@ def test_touching_boxes_do_not_overlap():
     assert not boxes_overlap(a, box_corners(2.0, 0.0, 0.0, 2.0, 2.0))
     assert boxes_overlap(a, box_corners(1.99, 0.0, 0.0, 2.0, 2.0))
     assert boxes_overlap(a, box_corners(0.0, 0.0, math.pi / 4, 0.5, 0.5))  # one inside the other
+
+
+def test_smoothstep_hand_values_and_clipping():
+    x = np.array([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0])
+    np.testing.assert_allclose(smoothstep(x), [0.0, 0.0, 0.15625, 0.5, 1.0, 1.0])  # 3/16 - 2/64 at 0.25

@@ -150,6 +150,12 @@ class Polyline:
         return self.points + normal * (d * scale)[:, None]
 
 
+def smoothstep(x: np.ndarray | float) -> np.ndarray:
+    """3x^2 - 2x^3 of x clipped to [0, 1]: an S-shaped blend from 0 to 1 with zero slope at both ends."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def curvature(points: np.ndarray) -> np.ndarray:
     """Unsigned curvature (N,) [1/m] at each vertex of a polyline (N, 2), from the circle through neighbours."""
     p = np.asarray(points, dtype=np.float64)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from cordillera import constants as C
-from cordillera.geometry import Polyline, box_corners, speed_cap_at, speed_profile, to_frame
+from cordillera.geometry import Polyline, box_corners, smoothstep, speed_cap_at, speed_profile, to_frame
 from cordillera.policies import make_policy
 from cordillera.policies.base import Policy
 from cordillera.scenarios.families.base import Evade, Family
@@ -164,19 +164,14 @@ def evading_path(state, evade: Evade, hazards: tuple[str, ...]) -> tuple[np.ndar
     start = s_ego + 2.0 if evade.from_start else float(s_h.min()) - front - 3.0 - ramp
     back = float(s_h.max()) + params.rear_overhang_m + 3.0
     s = np.arange(max(s_ego - 5.0, 0.0), route.length, 1.0)
-    weight = _smoothstep((s - start) / ramp)
+    weight = smoothstep((s - start) / ramp)
     if not evade.hold:
-        weight = weight * (1.0 - _smoothstep((s - back) / ramp))
+        weight = weight * (1.0 - smoothstep((s - back) / ramp))
     xy, _ = route.interpolate(s)
     heading = route.tangent_heading(s)
     normal = np.stack([-np.sin(heading), np.cos(heading)], -1)
     stop = start + ramp + 10.0 - s[0] if evade.stop else None  # on the returned path's own arc length
     return xy + normal * (shift * weight)[:, None], speed, stop
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 @dataclass

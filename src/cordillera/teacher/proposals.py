@@ -28,7 +28,7 @@ from numba import njit
 
 from cordillera import constants as C
 from cordillera.eval.metrics.pdm import standing_obstructions
-from cordillera.geometry import wrap_angle
+from cordillera.geometry import smoothstep, wrap_angle
 from cordillera.teacher.decisions import Constraint
 
 __all__ = ["Scene", "PathSpec", "Proposal", "propose", "stop_proposal"]
@@ -109,11 +109,9 @@ def _offset_profile(scene: Scene, spec: PathSpec, s: np.ndarray, cfg) -> np.ndar
     """Lateral offset (...) of a path at route arc lengths s: the ego's offset blended into `spec.offset`, and
     from `spec.return_s` on blended back to 0 over the same length."""
     length = max(cfg.min_transition_m, scene.v0 * cfg.transition_time_s)
-    x = np.clip((s - scene.s_ego) / length, 0.0, 1.0)
-    d = scene.d_ego + (spec.offset - scene.d_ego) * x * x * (3.0 - 2.0 * x)
+    d = scene.d_ego + (spec.offset - scene.d_ego) * smoothstep((s - scene.s_ego) / length)
     if math.isfinite(spec.return_s):
-        x = np.clip((s - spec.return_s) / length, 0.0, 1.0)
-        d = d * (1.0 - x * x * (3.0 - 2.0 * x))
+        d = d * (1.0 - smoothstep((s - spec.return_s) / length))
     return d
 
 

@@ -26,7 +26,14 @@ from cordillera.world.events import apply_action, triggered
 from cordillera.world.kernels import box_hits
 from cordillera.world.roads import RoadMap, build_map
 from cordillera.world.roads.map import MapError, SignalState
-from cordillera.world.roads.routes import Route, navigation_text, plan_route, route_from_lanes, route_waypoints
+from cordillera.world.roads.routes import (
+    Route,
+    navigation_text,
+    plan_route,
+    route_from_lanes,
+    route_from_pose,
+    route_waypoints,
+)
 from cordillera.world.spawn import default_route, explicit_route, spawn_agents
 from cordillera.world.traffic import TrafficConfig, TrafficContext, build_context, step_traffic
 from cordillera.world.types import Observation, Plan, PrivilegedObservation
@@ -325,7 +332,8 @@ def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observat
         speed=e.v,
         acceleration=e.a,
         yaw_rate=float(state.log[-1].ego[6]),
-        route_waypoints=route_waypoints(route, e.pose, C.ROUTE_WAYPOINTS, C.ROUTE_SPACING_M),
+        route_waypoints=route_waypoints(route_from_pose(state.road, route, e.pose), e.pose, C.ROUTE_WAYPOINTS,
+                                        C.ROUTE_SPACING_M),
         navigation=navigation_text(state.road, route, s),
         cameras=cameras,
         camera_timestamps=camera_timestamps,

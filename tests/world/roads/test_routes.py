@@ -11,6 +11,7 @@ from cordillera.world.roads import (
     navigation_text,
     plan_route,
     plan_route_by_turns,
+    route_from_pose,
     route_waypoints,
 )
 
@@ -143,3 +144,37 @@ def test_navigation_text_on_a_ramp():
     far = plan_route(highway, "main.0", "main.0")
     assert navigation_text(highway, far, 0.0) == "follow the road"
     assert navigation_text(highway, far, 952.0) == "arrive at the destination in 50 m"
+
+
+TWO_LANES = build_map("straight", {"lanes_per_direction": 2})
+
+
+def test_route_from_pose_follows_the_lane_the_car_overtook_into():
+    route = plan_route(TWO_LANES, "fwd.0", "fwd.0")  # the right lane, y = -5.25, to the road's end
+    on_route = np.array([50.0, -5.0, 0.0])
+    assert route_from_pose(TWO_LANES, route, on_route) is route
+    overtaking = np.array([50.0, -1.9, 0.05])  # in fwd.1, the left lane
+    local = route_from_pose(TWO_LANES, route, overtaking)
+    assert _lane_names(TWO_LANES, local) == ["fwd.1"]  # no lane change back: the road's end is reached either way
+    wp = route_waypoints(local, overtaking, n=5, spacing_m=2.0)
+    np.testing.assert_allclose(wp[0], [0.0, 0.15 * np.cos(0.05)], atol=0.02)  # starts beside the car, 0.15 m left
+    assert np.abs(route_waypoints(route, overtaking, n=5)[:, 1]).min() > 3.0  # the planned lane is a lane away
+    np.testing.assert_allclose(local.path.points[-1], [300.0, -1.75], atol=1e-9)
+
+
+def test_route_from_pose_changes_back_before_a_turn():
+    route = plan_route_by_turns(INTERSECTION, "south_in.1", ["left"])  # the left turn leaves from the inner lane
+    pose = np.array([5.25, -60.0, np.pi / 2])  # in south_in.0, the outer lane, 45 m before the junction
+    local = route_from_pose(INTERSECTION, route, pose)
+    assert _lane_names(INTERSECTION, local)[:3] == ["south_in.0", "south_in.1", "south.left"]
+    assert local.lanes[-1] == route.lanes[-1]
+    wp = route_waypoints(local, pose, n=40, spacing_m=1.0)
+    assert abs(wp[0, 1]) < 0.05  # begins in the car's lane ...
+    assert wp[-1, 1] == pytest.approx(3.5, abs=0.05)  # ... and is one lane to the left 39 m on, in time for the turn
+
+
+def test_route_from_pose_keeps_the_route_in_the_oncoming_lane_or_off_the_road():
+    route = plan_route(TWO_LANES, "fwd.1", "fwd.1")
+    oncoming = np.array([50.0, 1.75, 0.0])  # in bwd.1 but heading with the route: passing a blocked lane
+    assert route_from_pose(TWO_LANES, route, oncoming) is route
+    assert route_from_pose(TWO_LANES, route, np.array([50.0, -40.0, 0.0])) is route

@@ -21,6 +21,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from cordillera.geometry import smoothstep
 from cordillera.scenarios.schema import Scenario, load_scenario
 from cordillera.world.roads import RoadMap, build_map
 
@@ -250,8 +251,7 @@ def shifted_path(road: RoadMap, lane: str, start_s: float, end_s: float, shift_a
     starting at `shift_at`, on a smooth S-curve: a scripted lane change or swerve for a `path` agent."""
     lane_id = road.lane_id(lane)
     s = np.linspace(start_s, end_s, max(2, int(np.ceil(abs(end_s - start_s) / spacing_m)) + 1))
-    x = np.clip((s - shift_at) / shift_len, 0.0, 1.0)
-    d = shift * x * x * (3.0 - 2.0 * x)
+    d = shift * smoothstep((s - shift_at) / shift_len)
     xy, _ = road.pose_at(lane_id, np.clip(s, 0.0, road.lanes[lane_id].length), d)
     return np.round(xy, 3).tolist()
 

@@ -36,6 +36,7 @@ from cordillera.world.roads.routes import (
     plan_route,
     plan_route_by_turns,
     route_from_lanes,
+    route_from_pose,
     route_waypoints,
 )
 
@@ -64,6 +65,7 @@ __all__ = [
     "Route",
     "plan_route",
     "plan_route_by_turns",
+    "route_from_pose",
     "route_waypoints",
     "navigation_text",
 ]

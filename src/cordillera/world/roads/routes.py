@@ -12,6 +12,7 @@ centreline, with a smooth S-curve across each lane change.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from dataclasses import dataclass
@@ -21,7 +22,16 @@ import numpy as np
 from cordillera.geometry import Polyline, rotate
 from cordillera.world.roads.map import MapError, RoadMap
 
-__all__ = ["Route", "route_from_lanes", "route_offsets", "plan_route", "plan_route_by_turns", "route_waypoints", "navigation_text"]
+__all__ = [
+    "Route",
+    "route_from_lanes",
+    "route_offsets",
+    "plan_route",
+    "plan_route_by_turns",
+    "route_from_pose",
+    "route_waypoints",
+    "navigation_text",
+]
 
 LANE_CHANGE_COST_M = 20.0  # [m] extra route cost per lane change, so routes change lanes only when needed
 LANE_CHANGE_MAX_M = 40.0  # [m] longest lane-change manoeuvre drawn on the path
@@ -56,32 +66,34 @@ class Route:
         return float(self.lane_offsets[k] + self.exit_s[k] - self.entry_s[k])
 
 
-def _moves(road: RoadMap, lane_id: int, goal: int) -> list[tuple[int, float]]:
+def _moves(road: RoadMap, lane_id: int, goals: frozenset[int]) -> list[tuple[int, float]]:
     """(next lane, cost [m]) for every move out of a lane: along a successor link or a lane change (parking
-    lanes only as the goal)."""
+    lanes only as a goal)."""
     lane = road.lanes[lane_id]
     moves = [(j, road.lanes[j].length) for j in lane.successors]
     for j in (lane.left_neighbor, lane.right_neighbor):
-        if j is not None and (road.lanes[j].kind != "parking" or j == goal):
+        if j is not None and (road.lanes[j].kind != "parking" or j in goals):
             moves.append((j, LANE_CHANGE_COST_M))
     return moves
 
 
-def _shortest(road: RoadMap, start: int, goal: int) -> list[int] | None:
-    """Dijkstra over successor links and lane changes; lane ids from start to goal, or None."""
+def _shortest(road: RoadMap, start: int, goal: int | frozenset[int]) -> list[int] | None:
+    """Dijkstra over successor links and lane changes; lane ids from start to the goal (or the nearest of a
+    set of goals), or None."""
+    goals = goal if isinstance(goal, frozenset) else frozenset((goal,))
     best = {start: road.lanes[start].length}
     parent: dict[int, int] = {}
     heap = [(best[start], start)]
     while heap:
         cost, i = heapq.heappop(heap)
-        if i == goal:
-            chain = [goal]
+        if i in goals:
+            chain = [i]
             while chain[-1] != start:
                 chain.append(parent[chain[-1]])
             return chain[::-1]
         if cost > best[i]:
             continue
-        for j, step in _moves(road, i, goal):
+        for j, step in _moves(road, i, goals):
             if cost + step < best.get(j, math.inf):
                 best[j], parent[j] = cost + step, i
                 heapq.heappush(heap, (cost + step, j))
@@ -105,11 +117,12 @@ def _change_curve(a: np.ndarray, ha: float, b: np.ndarray, hb: float) -> np.ndar
     return (1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * b
 
 
-def route_from_lanes(road: RoadMap, chain) -> Route:
-    """Concatenate the lanes of a chain into a Route, drawing lane changes halfway along the shared stretch."""
+def route_from_lanes(road: RoadMap, chain, start_s: float = 0.0) -> Route:
+    """Concatenate the lanes of a chain into a Route, drawing lane changes halfway along the shared stretch.
+    start_s: arc length on the first lane where the route begins [m]."""
     pieces: list[np.ndarray] = []
     first_point: list[int] = []  # index in the concatenated points where each lane's part starts
-    entry, exits = [0.0], []
+    entry, exits = [float(np.clip(start_s, 0.0, road.lanes[chain[0]].length))], []
     for k, lane_id in enumerate(chain):
         line = road.lanes[lane_id].centerline
         nxt = chain[k + 1] if k + 1 < len(chain) else None
@@ -170,6 +183,48 @@ def plan_route_by_turns(road: RoadMap, start_lane: str | int, turns: list[str]) 
         chain.append(following[0])
         following = road.lanes[chain[-1]].successors[:1]
     return route_from_lanes(road, chain)
+
+
+def _goal_lanes(road: RoadMap, lane_id: int) -> frozenset[int]:
+    """A lane and every same-direction lane beside it (parking lanes and shoulders excepted)."""
+    found = {lane_id}
+    for side in ("left_neighbor", "right_neighbor"):
+        j = getattr(road.lanes[lane_id], side)
+        while j is not None and j not in found and road.lanes[j].kind in ("driving", "ramp"):
+            found.add(j)
+            j = getattr(road.lanes[j], side)
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _chain_to_route_end(road: RoadMap, start: int, last: int) -> tuple[int, ...] | None:
+    found = _shortest(road, start, _goal_lanes(road, last))
+    return None if found is None else tuple(found)
+
+
+def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray) -> Route:
+    """The route as the car should read it from where it is.
+
+    The lane a route names is tactical: a car that overtakes, passes a blocked lane or keeps to another lane
+    of a multi-lane road is still on its way. While the pose (3,) lies within half a lane width of the route's
+    path this is `route` itself; otherwise it is re-planned from the same-direction lane the car is in (from
+    its arc length there) to the end of the route's last lane or of a lane beside it, changing lanes only
+    where needed (before a turn). `route` again when the car is on no such lane (in the oncoming lane, off
+    the road, or on a lane that cannot reach the route's end).
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    s, d, _ = route.path.project(pose[None, :2])
+    lane_here = road.lanes[route.lanes[route.lane_index_at(float(s[0]))]]
+    if abs(float(d[0])) <= lane_here.width / 2.0:
+        return route
+    where = road.project(pose[None, :2], np.array([pose[2]]), max_distance=road.lanes[0].width)
+    lane = int(where.lane[0])
+    if lane < 0 or lane in route.lanes or abs(float(where.d[0])) > road.lanes[lane].width / 2.0:
+        return route
+    chain = _chain_to_route_end(road, lane, route.lanes[-1])
+    if chain is None:
+        return route
+    return route_from_lanes(road, chain, float(where.s[0]))
 
 
 def route_waypoints(route: Route, pose: np.ndarray, n: int = 20, spacing_m: float = 2.0) -> np.ndarray:
