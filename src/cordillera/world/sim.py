@@ -314,7 +314,10 @@ def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observat
     privileged: return a PrivilegedObservation carrying the full state (teachers and metrics only).
     """
     route = state.world.route
-    s = ego_route_position(state)
+    e = state.ego
+    s_on, d_on, _ = route.path.project(e.pose[None, :2])
+    s = float(s_on[0])  # ego_route_position
+    local = route_from_pose(state.road, route, e.pose, (s, float(d_on[0])))
     bev = None
     if "bev" in sensors:
         from cordillera.world.render.bev import render_bev_observation
@@ -325,15 +328,14 @@ def observe(state: WorldState, sensors=(), privileged: bool = False) -> Observat
         from cordillera.world.render.camera import observe_cameras, rig_for_sensors
 
         cameras, camera_timestamps = observe_cameras(state, rig_for_sensors(sensors))
-    e = state.ego
     fields_ = dict(
         t=state.t,
         ego_history=_history(state),
         speed=e.v,
         acceleration=e.a,
         yaw_rate=float(state.log[-1].ego[6]),
-        route_waypoints=route_waypoints(route_from_pose(state.road, route, e.pose), e.pose, C.ROUTE_WAYPOINTS,
-                                        C.ROUTE_SPACING_M),
+        route_waypoints=route_waypoints(local, e.pose, C.ROUTE_WAYPOINTS, C.ROUTE_SPACING_M,
+                                        s if local is route else None),
         navigation=navigation_text(state.road, route, s),
         cameras=cameras,
         camera_timestamps=camera_timestamps,

@@ -202,7 +202,8 @@ def _chain_to_route_end(road: RoadMap, start: int, last: int) -> tuple[int, ...]
     return None if found is None else tuple(found)
 
 
-def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray) -> Route:
+def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray,
+                    on_route: tuple[float, float] | None = None) -> Route:
     """The route as the car should read it from where it is.
 
     The lane a route names is tactical: a car that overtakes, passes a blocked lane or keeps to another lane
@@ -210,12 +211,15 @@ def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray) -> Route:
     path this is `route` itself; otherwise it is re-planned from the same-direction lane the car is in (from
     its arc length there) to the end of the route's last lane or of a lane beside it, changing lanes only
     where needed (before a turn). `route` again when the car is on no such lane (in the oncoming lane, off
-    the road, or on a lane that cannot reach the route's end).
+    the road, or on a lane that cannot reach the route's end). on_route: the pose's (s, d) on `route`'s path
+    when the caller has them (`RoadMap.project`'s convention).
     """
     pose = np.asarray(pose, dtype=np.float64)
-    s, d, _ = route.path.project(pose[None, :2])
-    lane_here = road.lanes[route.lanes[route.lane_index_at(float(s[0]))]]
-    if abs(float(d[0])) <= lane_here.width / 2.0:
+    if on_route is None:
+        s, d, _ = route.path.project(pose[None, :2])
+        on_route = float(s[0]), float(d[0])
+    lane_here = road.lanes[route.lanes[route.lane_index_at(on_route[0])]]
+    if abs(on_route[1]) <= lane_here.width / 2.0:
         return route
     where = road.project(pose[None, :2], np.array([pose[2]]), max_distance=road.lanes[0].width)
     lane = int(where.lane[0])
@@ -227,11 +231,15 @@ def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray) -> Route:
     return route_from_lanes(road, chain, float(where.s[0]))
 
 
-def route_waypoints(route: Route, pose: np.ndarray, n: int = 20, spacing_m: float = 2.0) -> np.ndarray:
+def route_waypoints(route: Route, pose: np.ndarray, n: int = 20, spacing_m: float = 2.0,
+                    s0: float | None = None) -> np.ndarray:
     """Waypoints (n, 2) in the ego frame [m]: the path sampled every spacing_m from the ego's projection onto
-    it. pose: (3,) world [x, y, yaw]. Samples beyond the route's end repeat its last point."""
+    it (s0, its arc length, when the caller has it). pose: (3,) world [x, y, yaw]. Samples beyond the route's
+    end repeat its last point."""
     pose = np.asarray(pose, dtype=np.float64)
-    s0 = float(np.clip(route.path.project(pose[None, :2])[0][0], 0.0, route.length))
+    if s0 is None:
+        s0 = route.path.project(pose[None, :2])[0][0]
+    s0 = float(np.clip(s0, 0.0, route.length))
     xy, _ = route.path.interpolate(s0 + spacing_m * np.arange(n))
     return rotate(xy - pose[:2], -pose[2])
 
