@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -74,6 +75,9 @@ def test_drive_runs_a_checkpoint_and_prints_reasoning(make_model, tmp_path, caps
     assert "key moment" in (tmp_path / "drive" / "report.html").read_text()
     lines = out.splitlines()
     assert lines[2].startswith("    t=") or lines[2] == "    (no reasoning written)"  # an untrained model may not
+    total = next(line for line in lines if line.startswith("1 scenarios:"))
+    consistency = json.loads((tmp_path / "drive" / "summary.json").read_text())["reasoning_action_consistency"]
+    assert ("consistency n/a" in total) == (consistency is None)  # undefined, not 0, when nothing was written
 
 
 def test_drive_without_a_checkpoint_says_where_it_looked(tmp_path, capsys):

@@ -73,9 +73,11 @@ def _drive(args: argparse.Namespace) -> int:
     for record in records:
         print(format_record(record))
     s = result.summary
+    consistency = s["reasoning_action_consistency"]
+    consistency = "n/a (no reasoning written)" if consistency is None else f"{consistency:.2f}"
     print(f"\n{s['n_scenarios']} scenarios: EPDMS {s['epdms']:.3f}, success {100 * s['success_rate']:.0f} %, "
           f"at-fault collisions {100 * s['at_fault_collision_rate']:.0f} %, "
-          f"reasoning-action consistency {s['reasoning_action_consistency'] or 0:.2f}  ({result.wall_s:.0f} s wall)")
+          f"reasoning-action consistency {consistency}  ({result.wall_s:.0f} s wall)")
     print(f"report: {result.out / 'report.html'}")
     return 0
 

@@ -38,6 +38,9 @@ def test_card_rows_are_the_evaluation_summaries(trained):
     copied = json.loads((checkpoint / "eval" / "demo.json").read_text())
     assert copied["epdms"] == summary["epdms"] and copied["policy_hz"] == 2.0
     assert "2 steps" in card and "3 episodes" in card and "ms without reasoning" in card
+    assert "{" not in card.split("## Limitations")[1]  # every field filled in
+    mode = json.loads((checkpoint / "prompt.json").read_text())["reasoning"]
+    assert f"reasoning mode | `{mode}`" in card
 
 
 def test_eval_row_formats_a_hand_computed_summary():

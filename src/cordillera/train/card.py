@@ -131,12 +131,18 @@ def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluation
     rows = [eval_row(name, summary, hz) for name, summary, hz in ours + theirs]
     cameras = ", ".join(c.removeprefix("camera_") for c in model.config.rig.cameras)
     rig = model.config.rig
+    reasoning = {
+        "auto": "its learned gate decides whether the moment calls for reasoning, the backbone writes a short "
+                "Chain of Causation when it does",
+        "always": "the backbone writes a short Chain of Causation at every decision (reasoning mode `always`; "
+                  "its learned gate can decide instead with `auto`)",
+        "never": "it writes no reasoning by default (reasoning mode `never`)",
+    }[model.config.prompt.reasoning]
     card = f"""# cordillera-vla-small
 
 A reasoning vision-language-action driving policy trained from scratch by Cordillera on 2 CPU cores: no
 pretrained weights, no outside data. It reads {len(rig.cameras)} cameras ({rig.num_frames} frames each,
-{rig.image_height} x {rig.image_width}), the ego history, speed and route; its gate decides whether the moment
-calls for reasoning, the backbone writes a short Chain of Causation when it does, and the flow-matching action
+{rig.image_height} x {rig.image_width}), the ego history, speed and route; {reasoning}, and the flow-matching action
 expert (which reads the backbone's cache and, directly, the route and ego state) turns that into a 6.4 s
 trajectory (64 poses at 0.1 s). `VLAPolicy` draws 6 samples and drives their medoid.
 
@@ -170,10 +176,10 @@ Closed loop in the Cordillera simulator (`cordillera eval --policy vla:{checkpoi
 demo row is `cordillera drive`). The reference rows are other policies on the same suites, for comparison.
 
 {EVAL_HEADER}
-""" + "\n".join(rows) + """
+""" + "\n".join(rows) + f"""
 
 ## Limitations
-A 3 M-parameter model trained for about an hour on one simulator's rendering: it has seen only Cordillera's
+A {model.num_parameters / 1e6:.0f} M-parameter model trained for {train['wall_s'] / 60:.0f} min on one simulator's rendering: it has seen only Cordillera's
 procedural roads and flat-shaded cameras, and its reasoning is as good as the teacher's templated labels.
 It is a research baseline for the loop, not a driving system.
 """
