@@ -102,7 +102,8 @@ def main() -> None:
     ratio = ours / theirs if theirs else None
     rates = {str(n): agent_steps_per_s(n, args.steps) for n in (10, 50, 200)}
     if args.json:
-        print(json.dumps({"ratio_vs_highway_env": ratio, "agent_steps_per_s": rates}))
+        print(json.dumps({"ratio_vs_highway_env": ratio, "sim_s_per_wall_s": {"cordillera": ours, "highway_env": theirs},
+                          "agent_steps_per_s": rates}))
         return
     print(f"{'benchmark':<44}{'cordillera':>14}{'highway-env':>14}{'ratio':>9}")
     print(f"{'highway-fast-v0 layout, sim s / wall s':<44}{ours:>14.1f}"
