@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -178,3 +182,13 @@ def test_route_from_pose_keeps_the_route_in_the_oncoming_lane_or_off_the_road():
     oncoming = np.array([50.0, 1.75, 0.0])  # in bwd.1 but heading with the route: passing a blocked lane
     assert route_from_pose(TWO_LANES, route, oncoming) is route
     assert route_from_pose(TWO_LANES, route, np.array([50.0, -40.0, 0.0])) is route
+
+
+def test_route_from_pose_cache_does_not_keep_maps_alive():
+    road = copy.copy(TWO_LANES)  # a map of its own (build_map keeps the maps it built)
+    route = plan_route(road, "fwd.0", "fwd.0")
+    assert _lane_names(road, route_from_pose(road, route, np.array([50.0, -1.75, 0.0]))) == ["fwd.1"]
+    alive = weakref.ref(road)
+    del road, route
+    gc.collect()
+    assert alive() is None

@@ -12,9 +12,9 @@ centreline, with a smooth S-curve across each lane change.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,10 +196,16 @@ def _goal_lanes(road: RoadMap, lane_id: int) -> frozenset[int]:
     return frozenset(found)
 
 
-@functools.lru_cache(maxsize=4096)
+_CHAINS: "weakref.WeakKeyDictionary[RoadMap, dict]" = weakref.WeakKeyDictionary()  # per map, gone with it
+
+
 def _chain_to_route_end(road: RoadMap, start: int, last: int) -> tuple[int, ...] | None:
-    found = _shortest(road, start, _goal_lanes(road, last))
-    return None if found is None else tuple(found)
+    """Lanes from `start` to `last` or a lane beside it (cached per map), or None when there is no way."""
+    chains = _CHAINS.setdefault(road, {})
+    if (start, last) not in chains:
+        found = _shortest(road, start, _goal_lanes(road, last))
+        chains[start, last] = None if found is None else tuple(found)
+    return chains[start, last]
 
 
 def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray,
@@ -221,7 +227,7 @@ def route_from_pose(road: RoadMap, route: Route, pose: np.ndarray,
     lane_here = road.lanes[route.lanes[route.lane_index_at(on_route[0])]]
     if abs(on_route[1]) <= lane_here.width / 2.0:
         return route
-    where = road.project(pose[None, :2], np.array([pose[2]]), max_distance=road.lanes[0].width)
+    where = road.project(pose[None, :2], np.array([pose[2]]))
     lane = int(where.lane[0])
     if lane < 0 or lane in route.lanes or abs(float(where.d[0])) > road.lanes[lane].width / 2.0:
         return route
