@@ -179,8 +179,9 @@ demo row is `cordillera drive`). The reference rows are other policies on the sa
 """ + "\n".join(rows) + f"""
 
 ## Limitations
-A {model.num_parameters / 1e6:.0f} M-parameter model trained for {train['wall_s'] / 60:.0f} min on one simulator's rendering: it has seen only Cordillera's
-procedural roads and flat-shaded cameras, and its reasoning is as good as the teacher's templated labels.
+A {model.num_parameters / 1e6:.0f} M-parameter model trained for {train['wall_s'] / 60:.0f} min on one simulator's
+rendering: it has seen only Cordillera's procedural roads and flat-shaded cameras, and its reasoning is as good
+as the teacher's templated labels.
 It is a research baseline for the loop, not a driving system.
 """
     path = checkpoint / "README.md"
