@@ -152,6 +152,21 @@ def _gains(config: TrackerConfig, wheelbase_m: float, dt: float) -> _Gains:
     return _Gains(tuple(config.gain_speeds), tuple(lateral), long_k[0], long_k[1], window, span)
 
 
+_last_gains: tuple = (None, None, None, None)  # (config, wheelbase_m, dt, gains) of the latest lookup
+
+
+def _gains_for(config: TrackerConfig, wheelbase_m: float, dt: float) -> _Gains:
+    """`_gains`, remembering the latest lookup: a simulator asks every step with the same config object,
+    and the lru_cache key (hashing every config field) costs more than the rest of `track`'s Python."""
+    global _last_gains
+    last_config, last_wheelbase, last_dt, gains = _last_gains
+    if config is last_config and wheelbase_m == last_wheelbase and dt == last_dt:
+        return gains
+    gains = _gains(config, wheelbase_m, dt)
+    _last_gains = (config, wheelbase_m, dt, gains)  # one assignment: safe with threads
+    return gains
+
+
 def track(
     state: EgoState,
     plan_world: np.ndarray,
@@ -172,7 +187,7 @@ def track(
     validate=False skips the plan checks for a caller that checked the plan when it arrived (the simulator).
     """
     poses = validate_plan_poses(plan_world) if validate else plan_world
-    gains = _gains(config, params.wheelbase_m, dt)
+    gains = _gains_for(config, params.wheelbase_m, dt)
     now = (t - plan_t0) / C.DT - 1.0  # fractional pose index of the current time
     if now < -1.0 - 1e-6:
         raise ValueError(f"plan was requested at {plan_t0} s, after the current time {t} s")

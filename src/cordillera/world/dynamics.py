@@ -157,14 +157,16 @@ def forward(state: EgoState, accel_cmd: float, steer_rate_cmd: float, params: Ve
     yaw = state.yaw + dyaw
     if not -math.pi <= yaw < math.pi:
         yaw = (yaw + math.pi) % _TWO_PI - math.pi
-    return EgoState(
-        x=state.x + chord * math.cos(heading),
-        y=state.y + chord * math.sin(heading),
-        yaw=yaw,
-        v=v1,
-        a=(v1 - v0) / dt,
-        steer=steer,
-    )
+    return _ego_state(state.x + chord * math.cos(heading), state.y + chord * math.sin(heading), yaw, v1,
+                      (v1 - v0) / dt, steer)
+
+
+def _ego_state(x: float, y: float, yaw: float, v: float, a: float, steer: float) -> EgoState:
+    """EgoState(x, y, yaw, v, a, steer) without the frozen dataclass __init__ and its check: `forward` runs
+    every simulation step, the constructor was most of its cost, and its speed is >= 0 by construction."""
+    state = object.__new__(EgoState)
+    state.__dict__.update(x=x, y=y, yaw=yaw, v=v, a=a, steer=steer)
+    return state
 
 
 def rollout(

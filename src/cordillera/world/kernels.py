@@ -1,33 +1,95 @@
-"""Compiled inner loops of the traffic step (numba). Pure functions over arrays; no Python objects.
+"""Compiled inner loops of the traffic step (numba). The kernels are pure functions over arrays.
 
 They exist because a traffic step calls them every 0.1 s for every agent: as numpy expressions the same
 work costs ~150 small array operations per step (0.5 ms for 20 agents), as loops here a few microseconds.
 See docs/architecture.md for the measurements. The first call compiles them (cached on disk afterwards).
+
+Calling a compiled function costs about 0.1 us per argument (type dispatch) and 0.5 us per array it
+returns (boxing: one `numba.core.serialize._numba_unpickle` memo lookup of the array class each, plus
+the array object), which at ~20 agents is more than the loops themselves. So the kernels take tables
+packed once per map (`road_tables`) and per traffic config, and return a few 2D arrays instead of many
+1D ones; the caller takes rows of them (cheap contiguous views). Module-level ints used inside kernels
+(the column indices below) are compiled in as constants.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-__all__ = ["occupancy_kernel", "entries_kernel", "follow_kernel", "interpolate_paths"]
+__all__ = ["RoadTables", "road_tables", "occupancy_kernel", "entries_kernel", "behavior_groups", "follow_kernel",
+           "mobil_kernel", "interpolate_paths", "box_hits", "log_arrays"]
+
+# Columns of the packed segment table (`RoadTables.seg`): one row per lane-centreline segment.
+SEG_X, SEG_Y, SEG_DX, SEG_DY, SEG_LEN, SEG_S0, SEG_HW, SEG_HEADING = range(8)
+# Columns of `RoadTables.lane_links`: neighbour lanes (-1: none) and the lane's segment rows [first, last).
+LINK_LEFT, LINK_RIGHT, LINK_FIRST, LINK_LAST = range(4)
+# Entries of the follow_kernel parameter vector (`traffic.TrafficContext.follow_params`).
+P_LOOKAHEAD_MIN, P_LOOKAHEAD_TIME, P_LATERAL_MARGIN, P_MAX_DECEL, P_CAP_DECEL = range(5)
+# Rows of the float table follow_kernel returns (the new values of these agent arrays).
+FOLLOW_ROWS = ("u", "v", "a", "d", "d_rate", "x", "y", "yaw", "forced_decel")
+# Entries of the mobil_kernel parameter vector (`traffic.TrafficContext.mobil_params`).
+M_POLITENESS, M_THRESHOLD, M_SAFE_DECEL, M_MIN_LANE_LEFT, M_MIN_SPEED = range(5)
+# Rows of the entries tables returned by `entries_kernel`.
+E_OWNER, E_LANE = range(2)  # int rows
+E_S, E_D, E_HALFW, E_LEN, E_VLONG = range(5)  # float rows
+
+
+class RoadTables(NamedTuple):
+    """The map as the kernels read it, packed once per map."""
+
+    seg: np.ndarray  # (S, 8) float: start x, y, unit direction x, y, length, lane s at start, lane half width, heading
+    seg_lane: np.ndarray  # (S,) int64 lane of each segment (a lane's segments are contiguous)
+    lane_links: np.ndarray  # (L, 4) int64: left, right neighbour, first, last (exclusive) segment row
+    lane_ok: np.ndarray  # (L,) bool: a driving lane outside junctions (a legal lane-change target)
+    lane_length: np.ndarray  # (L,) [m]
+
+
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def road_tables(road) -> RoadTables:
+    """The packed `RoadTables` of a roads.RoadMap (cached per map object)."""
+    cached = _TABLES.get(road)
+    if cached is None:
+        seg = road._segments
+        n = len(road.lanes)
+        first = np.searchsorted(seg["lane"], np.arange(n), side="left")
+        last = np.searchsorted(seg["lane"], np.arange(n), side="right")
+        links = np.stack([
+            np.array([-1 if la.left_neighbor is None else la.left_neighbor for la in road.lanes], dtype=np.int64),
+            np.array([-1 if la.right_neighbor is None else la.right_neighbor for la in road.lanes], dtype=np.int64),
+            first.astype(np.int64), last.astype(np.int64)], axis=1).reshape(n, 4)
+        table = np.column_stack([seg["start"], seg["dir"], seg["len"], seg["s0"], seg["half_width"],
+                                 seg["heading"]]).astype(np.float64).reshape(-1, 8)
+        cached = RoadTables(
+            seg=np.ascontiguousarray(table),
+            seg_lane=np.ascontiguousarray(seg["lane"], dtype=np.int64),
+            lane_links=np.ascontiguousarray(links),
+            lane_ok=np.array([la.kind == "driving" and la.junction is None for la in road.lanes], dtype=bool),
+            lane_length=np.ascontiguousarray(road.lane_lengths, dtype=np.float64),
+        )
+        _TABLES[road] = cached
+    return cached
 
 
 @njit(cache=True)
-def occupancy_kernel(px, py, half_w, half_l, yaw, seg_start, seg_dir, seg_len, seg_lane, seg_s0, seg_hw,
-                     seg_heading, slack):
+def occupancy_kernel(px, py, half_w, half_l, yaw, seg, seg_lane, slack):
     """Every (point, lane) pair where a box at (px[m], py[m]) with half width half_w[m], half length
     half_l[m] and heading yaw[m] overlaps a lane: its half extent across the lane is
     |sin(yaw - lane heading)| * half_l + |cos(yaw - lane heading)| * half_w (a car crossing a lane
     sideways reaches half its length into it).
 
-    Segments of one lane must be contiguous in the segment table. For each pair the segment with the
-    smallest |lateral offset| is kept. Returns (point, lane, s, d, lane heading), sorted by point then lane.
+    seg, seg_lane: the packed segment table (`RoadTables`); segments of one lane must be contiguous in it.
+    For each pair the segment with the smallest |lateral offset| is kept. Returns (point, lane, s, d, lane
+    heading), sorted by point then lane.
     """
     m_count = px.shape[0]
-    n_seg = seg_len.shape[0]
+    n_seg = seg_lane.shape[0]
     cap = m_count * 8 + 16
     out_m = np.empty(cap, np.int64)
     out_lane = np.empty(cap, np.int64)
@@ -61,33 +123,33 @@ def occupancy_kernel(px, py, half_w, half_l, yaw, seg_start, seg_dir, seg_len, s
             if lane != best_lane:
                 best_lane = lane
                 best_abs = np.inf
-            rx = px[m] - seg_start[k, 0]
-            ry = py[m] - seg_start[k, 1]
-            t = rx * seg_dir[k, 0] + ry * seg_dir[k, 1]
-            if t < -0.25 or t > seg_len[k] + 0.25:
+            rx = px[m] - seg[k, SEG_X]
+            ry = py[m] - seg[k, SEG_Y]
+            t = rx * seg[k, SEG_DX] + ry * seg[k, SEG_DY]
+            if t < -0.25 or t > seg[k, SEG_LEN] + 0.25:
                 continue
-            d = seg_dir[k, 0] * ry - seg_dir[k, 1] * rx
+            d = seg[k, SEG_DX] * ry - seg[k, SEG_DY] * rx
             ad = abs(d)
             across = half_w[m]
             if half_l[m] >= 0.0:  # heading known (a negative half length means: aligned with the lane)
-                rel = yaw[m] - seg_heading[k]
+                rel = yaw[m] - seg[k, SEG_HEADING]
                 across = abs(math.sin(rel)) * half_l[m] + abs(math.cos(rel)) * half_w[m]
-            if ad >= seg_hw[k] + across - slack or ad >= best_abs:
+            if ad >= seg[k, SEG_HW] + across - slack or ad >= best_abs:
                 continue
             best_abs = ad
-            best_s = seg_s0[k] + min(max(t, 0.0), seg_len[k])
+            best_s = seg[k, SEG_S0] + min(max(t, 0.0), seg[k, SEG_LEN])
             best_d = d
-            best_h = seg_heading[k]
+            best_h = seg[k, SEG_HEADING]
     return out_m[:n], out_lane[:n], out_s[:n], out_d[:n], out_h[:n]
 
 
 @njit(cache=True)
-def entries_kernel(active, x, y, yaw, v, length, width, ego_box,
-                   seg_start, seg_dir, seg_len, seg_lane, seg_s0, seg_hw, seg_heading, slack):
+def entries_kernel(active, x, y, yaw, v, length, width, ego_box, seg, seg_lane, slack):
     """Lane occupancy of every active agent and the ego (owner -1), with each entry's box and speed.
 
-    ego_box: (6,) [x, y, yaw, v, length, width]. Returns owner, lane, s, d, half width, length and the
-    speed along the lane for every (road user, lane) overlap.
+    ego_box: (6,) [x, y, yaw, v, length, width]. Returns, for every (road user, lane) overlap, an int
+    table (2, E) [owner, lane] and a float table (5, E) [s, d, half width, length, speed along the lane]
+    (row indices E_OWNER ... E_VLONG).
     """
     idx = np.flatnonzero(active)
     m = idx.shape[0] + 1
@@ -107,26 +169,57 @@ def entries_kernel(active, x, y, yaw, v, length, width, ego_box,
     hw[m - 1] = 0.5 * ego_box[5]
     hl[m - 1] = 0.5 * ego_box[4]
     heading[m - 1] = ego_box[2]
-    em, lane, s, d, head = occupancy_kernel(px, py, hw, hl, heading, seg_start, seg_dir, seg_len, seg_lane,
-                                            seg_s0, seg_hw, seg_heading, slack)
+    em, lane, s, d, head = occupancy_kernel(px, py, hw, hl, heading, seg, seg_lane, slack)
     n = em.shape[0]
-    owner = np.empty(n, np.int64)
-    halfw = np.empty(n)
-    elen = np.empty(n)
-    vlong = np.empty(n)
+    ints = np.empty((2, n), np.int64)
+    floats = np.empty((5, n))
     for e in range(n):
         j = em[e]
-        halfw[e] = hw[j]
+        ints[E_LANE, e] = lane[e]
+        floats[E_S, e] = s[e]
+        floats[E_D, e] = d[e]
+        floats[E_HALFW, e] = hw[j]
         if j == m - 1:
-            owner[e] = -1
-            elen[e] = ego_box[4]
-            vlong[e] = ego_box[3] * math.cos(ego_box[2] - head[e])
+            ints[E_OWNER, e] = -1
+            floats[E_LEN, e] = ego_box[4]
+            floats[E_VLONG, e] = ego_box[3] * math.cos(ego_box[2] - head[e])
         else:
             i = idx[j]
-            owner[e] = i
-            elen[e] = length[i]
-            vlong[e] = v[i] * math.cos(yaw[i] - head[e])
-    return owner, lane, s, d, halfw, elen, vlong
+            ints[E_OWNER, e] = i
+            floats[E_LEN, e] = length[i]
+            floats[E_VLONG, e] = v[i] * math.cos(yaw[i] - head[e])
+    return ints, floats
+
+
+@njit(cache=True)
+def behavior_groups(active, behavior, follow_code, walk_code, path_code):
+    """Indices of the active agents with behavior follow_code, and of those with walk_code or path_code.
+
+    Same as two np.flatnonzero of masks, without the five numpy calls.
+    """
+    n_follow = 0
+    n_walk = 0
+    for i in range(active.shape[0]):
+        if active[i]:
+            b = behavior[i]
+            if b == follow_code:
+                n_follow += 1
+            elif b == walk_code or b == path_code:
+                n_walk += 1
+    follow = np.empty(n_follow, np.int64)
+    walk = np.empty(n_walk, np.int64)
+    n_follow = 0
+    n_walk = 0
+    for i in range(active.shape[0]):
+        if active[i]:
+            b = behavior[i]
+            if b == follow_code:
+                follow[n_follow] = i
+                n_follow += 1
+            elif b == walk_code or b == path_code:
+                walk[n_walk] = i
+                n_walk += 1
+    return follow, walk
 
 
 @njit(cache=True)
@@ -162,28 +255,44 @@ def interpolate_paths(points, s_table, start, end, base, length, paths, u):
 @njit(cache=True)
 def follow_kernel(
     idx, active, flags, u, v, a, d, d_rate, x, y, yaw, length, width, v_desired, headway, min_gap, max_accel,
-    comfort_decel, forced_decel, path, route_offset, stop_gap,
-    e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
-    points, s_table, start, end, base, plength, speed_cap,
-    lookahead_min, lookahead_time, lateral_margin, max_decel, dt, brake_flag, cap_decel, blink_flags,
+    comfort_decel, forced_decel, path, route_offset, stop_gap, e_int, e_float,
+    points, s_table, start, end, base, plength, speed_cap, params, dt, brake_flag, blink_flags,
 ):
     """One step of every lane-following agent in `idx`: leader search, IDM, integration, pose.
 
-    stop_gap[j]: distance [m] from agent idx[j]'s front to where it must stand (stop line, yield point,
-    crosswalk), inf if none. Returns new full-length arrays (inputs are not modified): active, flags, u,
-    v, a, d, d_rate, x, y, yaw, forced_decel; agents not in idx keep their values.
+    stop_gap: distance [m] from agent idx[j]'s front to where it must stand (stop line, yield point,
+    crosswalk) at [j], inf if none; an empty array: none for anyone. e_int, e_float: this step's lane
+    occupancy (`entries_kernel`). params: P_LOOKAHEAD_MIN ... P_CAP_DECEL. Returns new full-length
+    arrays (inputs are not modified): a float table (9, N) with rows FOLLOW_ROWS, flags and active;
+    agents not in idx keep their values.
     """
+    lookahead_min = params[P_LOOKAHEAD_MIN]
+    lookahead_time = params[P_LOOKAHEAD_TIME]
+    lateral_margin = params[P_LATERAL_MARGIN]
+    max_decel = params[P_MAX_DECEL]
+    cap_decel = params[P_CAP_DECEL]
+    e_owner = e_int[E_OWNER]
+    e_lane = e_int[E_LANE]
+    e_s = e_float[E_S]
+    e_d = e_float[E_D]
+    e_halfw = e_float[E_HALFW]
+    e_len = e_float[E_LEN]
+    e_vlong = e_float[E_VLONG]
     active = active.copy()
     flags = flags.copy()
-    forced = forced_decel.copy()
-    u_new = u.copy()
-    v_new = v.copy()
-    a_new = a.copy()
-    d_new = d.copy()
-    rate_new = d_rate.copy()
-    x_new = x.copy()
-    y_new = y.copy()
-    yaw_new = yaw.copy()
+    table = np.empty((9, u.shape[0]))
+    u_new, v_new, a_new, d_new, rate_new = table[0], table[1], table[2], table[3], table[4]
+    x_new, y_new, yaw_new, forced = table[5], table[6], table[7], table[8]
+    u_new[:] = u
+    v_new[:] = v
+    a_new[:] = a
+    d_new[:] = d
+    rate_new[:] = d_rate
+    x_new[:] = x
+    y_new[:] = y
+    yaw_new[:] = yaw
+    forced[:] = forced_decel
+    no_stops = stop_gap.shape[0] == 0
     n_entries = e_owner.shape[0]
     for j in range(idx.shape[0]):
         i = idx[j]
@@ -210,7 +319,8 @@ def follow_kernel(
             if g < gap:
                 gap = g
                 v_lead = e_vlong[e]
-        standing = stop_gap[j] + min_gap[i]  # IDM should reach a stop point, not stay min_gap short of it
+        stop_j = np.inf if no_stops else stop_gap[j]
+        standing = stop_j + min_gap[i]  # IDM should reach a stop point, not stay min_gap short of it
         if standing < gap:
             gap = standing
             v_lead = 0.0
@@ -231,7 +341,7 @@ def follow_kernel(
             acc = min(acc, -forced_decel[i])
         acc = min(max(acc, -max_decel), max_accel[i])
         vn = max(vi + acc * dt, 0.0)
-        if stop_gap[j] < 0.3 and vn < 0.3:
+        if stop_j < 0.3 and vn < 0.3:
             vn = 0.0  # at its stop point: halt instead of creeping up asymptotically
         acc = (vn - vi) / dt
         un = ui + 0.5 * (vi + vn) * dt
@@ -259,7 +369,7 @@ def follow_kernel(
             flags[i] = flags[i] | brake_flag
         else:
             flags[i] = flags[i] & ~brake_flag
-    return active, flags, u_new, v_new, a_new, d_new, rate_new, x_new, y_new, yaw_new, forced
+    return table, flags, active
 
 
 @njit(cache=True)
@@ -288,28 +398,25 @@ def _around(e_owner, e_lane, e_s, e_len, e_v, lane, s, me):
 
 
 @njit(cache=True)
-def _project_on_lane(x, y, seg_start, seg_dir, seg_len, seg_s0, first, last):
+def _project_on_lane(x, y, seg, first, last):
     best, best_s = np.inf, 0.0
     for k in range(first, last):
-        rx = x - seg_start[k, 0]
-        ry = y - seg_start[k, 1]
-        t = min(max(rx * seg_dir[k, 0] + ry * seg_dir[k, 1], 0.0), seg_len[k])
-        px = rx - seg_dir[k, 0] * t
-        py = ry - seg_dir[k, 1] * t
+        rx = x - seg[k, SEG_X]
+        ry = y - seg[k, SEG_Y]
+        t = min(max(rx * seg[k, SEG_DX] + ry * seg[k, SEG_DY], 0.0), seg[k, SEG_LEN])
+        px = rx - seg[k, SEG_DX] * t
+        py = ry - seg[k, SEG_DY] * t
         dist = px * px + py * py
         if dist < best:
-            best, best_s = dist, seg_s0[k] + t
+            best, best_s = dist, seg[k, SEG_S0] + t
     return best_s
 
 
 @njit(cache=True)
 def mobil_kernel(
-    first, period, active, lane_changes, behavior, idm_code, d, forced_decel, min_speed,
+    first, period, active, lane_changes, behavior, idm_code, d, forced_decel,
     x, y, u, v, length, v_desired, headway, min_gap, max_accel, comfort_decel, route_offset,
-    e_owner, e_lane, e_s, e_len, e_v,
-    lane_left, lane_right, lane_ok, lane_length, lane_seg_first, lane_seg_last,
-    seg_start, seg_dir, seg_len, seg_s0,
-    politeness, threshold, safe_decel, min_lane_left, ego_speed,
+    e_int, e_float, lane_links, lane_ok, lane_length, seg, params, ego_speed,
 ):
     """MOBIL decisions for the agents whose turn it is (index first, first + period, ...): an array of
     (agent, choice) rows, choice 1 = change left, 2 = change right; agents that stay are not listed.
@@ -317,8 +424,19 @@ def mobil_kernel(
     Only active lane-following agents with lane changes enabled, not already changing lanes, faster than
     min_speed and not braking on a script are considered. lane_ok[l]: lane l is a driving lane outside
     junctions (a legal target). The ego (owner -1) is treated as a follower that must keep a one-second
-    gap, not as a model to be made to brake.
+    gap, not as a model to be made to brake. e_int, e_float: this step's lane occupancy (`entries_kernel`);
+    lane_links, lane_ok, lane_length, seg: the map's `RoadTables`; params: M_POLITENESS ... M_MIN_SPEED.
     """
+    politeness = params[M_POLITENESS]
+    threshold = params[M_THRESHOLD]
+    safe_decel = params[M_SAFE_DECEL]
+    min_lane_left = params[M_MIN_LANE_LEFT]
+    min_speed = params[M_MIN_SPEED]
+    e_owner = e_int[E_OWNER]
+    e_lane = e_int[E_LANE]
+    e_s = e_float[E_S]
+    e_len = e_float[E_LEN]
+    e_v = e_float[E_VLONG]
     rows = []
     n_lanes = lane_length.shape[0]
     for i in range(first, x.shape[0], period):
@@ -342,11 +460,10 @@ def mobil_kernel(
                       max_accel[i], comfort_decel[i])
         best_gain = threshold
         for side in range(2):
-            target = lane_left[here] if side == 0 else lane_right[here]
+            target = lane_links[here, LINK_LEFT] if side == 0 else lane_links[here, LINK_RIGHT]
             if target < 0 or not lane_ok[target]:
                 continue
-            s_t = _project_on_lane(x[i], y[i], seg_start, seg_dir, seg_len, seg_s0, lane_seg_first[target],
-                                   lane_seg_last[target])
+            s_t = _project_on_lane(x[i], y[i], seg, lane_links[target, LINK_FIRST], lane_links[target, LINK_LAST])
             if lane_length[target] - s_t < min_lane_left:
                 continue
             gap_t, v_t, len_t, back, back_gap, back_len = _around(e_owner, e_lane, e_s, e_len, e_v, target, s_t, i)
@@ -425,3 +542,20 @@ def box_hits(box, active, x, y, yaw, length, width):
         if not _separated(ego, other) and not _separated(other, ego):
             hits.append(i)
     return np.array(hits, dtype=np.int64)
+
+
+@njit(cache=True)
+def log_arrays(box, active, x, y, yaw, v, a, length, width):
+    """What a log record needs of the agents, in one call: the (N, 7) table [x, y, yaw, v, a, length,
+    width] (np.stack of the seven arrays) and `box_hits(box, ...)`, the agents overlapping the ego box."""
+    n = x.shape[0]
+    table = np.empty((n, 7))
+    for i in range(n):
+        table[i, 0] = x[i]
+        table[i, 1] = y[i]
+        table[i, 2] = yaw[i]
+        table[i, 3] = v[i]
+        table[i, 4] = a[i]
+        table[i, 5] = length[i]
+        table[i, 6] = width[i]
+    return table, box_hits(box, active, x, y, yaw, length, width)

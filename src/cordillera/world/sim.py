@@ -12,7 +12,8 @@ continued from any moment, forked into counterfactuals, or saved and loaded (`wo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+import weakref
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import numpy as np
@@ -23,7 +24,7 @@ from cordillera.world.agents import Agents, PathTable
 from cordillera.world.controller import TrackerConfig, track
 from cordillera.world.dynamics import EgoState, VehicleParams, forward, rear_axle_to_center
 from cordillera.world.events import apply_action, triggered
-from cordillera.world.kernels import box_hits
+from cordillera.world.kernels import log_arrays
 from cordillera.world.roads import RoadMap, build_map
 from cordillera.world.roads.map import MapError, SignalState
 from cordillera.world.roads.routes import (
@@ -115,6 +116,18 @@ class WorldState:
         return self.world.road
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(WorldState))
+
+
+def _new_state(*values) -> WorldState:
+    """WorldState(*values) without the frozen dataclass __init__ (one object.__setattr__ per field): the
+    simulator makes one state per step, and this is the same object (WorldState has no __post_init__)
+    at a third of the cost."""
+    state = object.__new__(WorldState)
+    state.__dict__.update(zip(_STATE_FIELDS, values))
+    return state
+
+
 def _seeds(seed: int, config: SimConfig) -> dict:
     children = np.random.SeedSequence(seed).spawn(2)
     derived = [int(c.generate_state(1)[0]) for c in children]
@@ -178,27 +191,37 @@ def reset(scenario, seed: int | None = None, config: SimConfig | None = None) ->
     world = World(scenario, road, route, context, config, seed, seeds)
     state = WorldState(world, 0.0, 0, ego, spawned.agents, spawned.paths, spawned.routes,
                        tuple(False for _ in scenario.events), None, 0.0, ())
-    return replace(state, log=(_log_step(state),))
+    object.__setattr__(state, "log", (_log_step(state),))  # the new state is not shared yet
+    return state
 
 
-def _ego_box(state: WorldState) -> np.ndarray:
-    """(6,) [x, y, yaw, v, length, width] of the ego's bounding box (centre pose)."""
+def _box_of(state: WorldState) -> np.ndarray:
     p = state.world.config.vehicle
     e = state.ego
     off = p.rear_axle_to_center_m
     return np.array([e.x + off * math.cos(e.yaw), e.y + off * math.sin(e.yaw), e.yaw, e.v, p.length_m, p.width_m])
 
 
-def _collisions(state: WorldState, box: np.ndarray) -> tuple[int, ...]:
-    """Indices of active agents whose boxes overlap the ego box (6,)."""
-    a = state.agents
-    if a.n == 0:
-        return ()
-    return tuple(box_hits(box, a.active, a.x, a.y, a.yaw, a.length, a.width).tolist())
+# The ego box of the state logged last: `step` logs the state it returns, and the next `step` needs the
+# same box for its traffic. A weak reference, so that the cache never keeps a state alive (and a dead
+# one never matches); one tuple, replaced in one assignment, so threads at worst miss it.
+_logged_box: tuple = (lambda: None, None)
+
+
+def _ego_box(state: WorldState) -> np.ndarray:
+    """(6,) [x, y, yaw, v, length, width] of the ego's bounding box (centre pose)."""
+    ref, box = _logged_box
+    return box if ref() is state else _box_of(state)
+
+
+_NO_SIGNALS = np.zeros(0, dtype=np.int8)
+_NO_SIGNALS.flags.writeable = False
 
 
 def _signals(state: WorldState) -> np.ndarray:
     road = state.road
+    if not road.signals:
+        return _NO_SIGNALS  # shared by every record of a map without signals
     if state.world.scenario.signals_dark:
         return np.full(len(road.signals), int(SignalState.DARK), dtype=np.int8)
     return np.array([int(s.state_at(state.t)) for s in road.signals], dtype=np.int8)
@@ -209,18 +232,22 @@ def _log_step(state: WorldState) -> LogStep:
     a = state.agents
     e = state.ego
     p = state.world.config.vehicle
-    box = _ego_box(state)
+    global _logged_box
+    box = _box_of(state)
+    _logged_box = (weakref.ref(state), box)  # (ego_center is a view of it: neither is ever modified)
+    # the (N, 7) agent table and the collision test in one compiled call (was np.stack + box_hits)
+    table, hits = log_arrays(box, a.active, a.x, a.y, a.yaw, a.v, a.a, a.length, a.width)
     return LogStep(
         t=state.t,
         ego=np.array([e.x, e.y, e.yaw, e.v, e.a, e.steer, e.v * math.tan(e.steer) / p.wheelbase_m]),
         ego_center=box[:3],
-        agents=np.stack([a.x, a.y, a.yaw, a.v, a.a, a.length, a.width], -1),
+        agents=table,
         active=a.active,
         flags=a.flags,
         signals=_signals(state),
         plan=state.plan,
         plan_t0=state.plan_t0,
-        collisions=_collisions(state, box),
+        collisions=tuple(hits.tolist()) if a.n else (),
     )
 
 
@@ -274,7 +301,7 @@ def step(state: WorldState, plan: Plan | np.ndarray | None = None) -> WorldState
 
     agents, paths, routes = step_traffic(agents, paths, routes, world.context, _ego_box(state), state.t, dt,
                                          state.step, world.scenario.signals_dark)
-    new = WorldState(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
+    new = _new_state(world, round(state.t + dt, 9), state.step + 1, ego, agents, paths, routes, tuple(fired),
                      plan_world, plan_t0, state.log)
     record = _log_step(new)
     if reasoning is not None or samples is not None:

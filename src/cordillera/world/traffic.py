@@ -14,13 +14,23 @@ The rules, in order of priority for a lane-following (IDM) agent:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from cordillera.geometry import wrap_angle
+from cordillera.world import kernels
 from cordillera.world.agents import CURVE_DECEL, Agents, Behavior, Flag, PathTable
-from cordillera.world.kernels import entries_kernel, follow_kernel, interpolate_paths, occupancy_kernel
-from cordillera.world.lane_change import mobil_lane_changes
+from cordillera.world.kernels import (
+    FOLLOW_ROWS,
+    behavior_groups,
+    entries_kernel,
+    follow_kernel,
+    interpolate_paths,
+    occupancy_kernel,
+    road_tables,
+)
+from cordillera.world.lane_change import MIN_LANE_LEFT_M, MIN_SPEED, mobil_lane_changes
 from cordillera.world.roads.map import Control, RoadMap, SignalState
 
 __all__ = ["TrafficConfig", "TrafficContext", "occupancy", "conflict_pending", "crosswalk_gaps", "idm_acceleration", "step_traffic"]
@@ -68,10 +78,31 @@ class TrafficContext:
     lane_speed: np.ndarray = field(default_factory=lambda: np.zeros(0))
     yield_sources: tuple = ()  # per lane: lanes whose traffic it must yield to (yield_to + their predecessors)
 
-    @property
+    @cached_property
     def has_rules(self) -> bool:
         """Whether the map has stop lines, crosswalks or right-of-way rules to check every step."""
         return bool(len(self.sl_lane) or len(self.cw_id) or any(self.yield_sources))
+
+    # The kernels' packed inputs, built on first use and kept for the world's life (the context is
+    # immutable), so that each step passes a few arrays instead of dozens of arguments.
+
+    @cached_property
+    def tables(self) -> kernels.RoadTables:
+        return road_tables(self.road)
+
+    @cached_property
+    def follow_params(self) -> np.ndarray:
+        """follow_kernel's `params` (kernels.P_LOOKAHEAD_MIN ... P_CAP_DECEL)."""
+        c = self.config
+        return np.array([c.lookahead_min_m, c.lookahead_time_s, c.lateral_margin_m, c.max_decel, CURVE_DECEL],
+                        dtype=np.float64)
+
+    @cached_property
+    def mobil_params(self) -> np.ndarray:
+        """mobil_kernel's `params` (kernels.M_POLITENESS ... M_MIN_SPEED)."""
+        c = self.config
+        return np.array([c.mobil_politeness, c.mobil_threshold, c.mobil_safe_decel, MIN_LANE_LEFT_M, MIN_SPEED],
+                        dtype=np.float64)
 
 
 def build_context(road: RoadMap, walk_paths: dict[int, np.ndarray], replay: dict, replay_dt: dict,
@@ -136,14 +167,13 @@ def occupancy(road: RoadMap, xy: np.ndarray, half_width: np.ndarray, slack: floa
     taken as aligned with the lane.
     Returns agent (E,), lane (E,), s (E,), d (E,), lane heading (E,), sorted by agent then lane.
     """
-    seg = road._segments
+    tables = road_tables(road)
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     half_width = np.asarray(half_width, dtype=np.float64)
     half_length = np.full(len(xy), -1.0) if half_length is None else np.asarray(half_length, dtype=np.float64)
     yaw = np.zeros(len(xy)) if yaw is None else np.asarray(yaw, dtype=np.float64)
     return occupancy_kernel(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), half_width,
-                            half_length, yaw, seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"],
-                            seg["half_width"], seg["heading"], slack)
+                            half_length, yaw, tables.seg, tables.seg_lane, slack)
 
 
 def idm_acceleration(v, v_desired, gap, v_lead, headway, min_gap, max_accel, comfort_decel):
@@ -161,7 +191,7 @@ _IDM, _STATIC, _WALK, _PATH, _REPLAY = (int(b) for b in (Behavior.IDM, Behavior.
                                                         Behavior.PATH, Behavior.REPLAY))
 _BRAKE = int(Flag.BRAKE)
 _BLINK = int(Flag.BLINK_LEFT) | int(Flag.BLINK_RIGHT)
-_FOLLOW_OUT = ("active", "flags", "u", "v", "a", "d", "d_rate", "x", "y", "yaw", "forced_decel")
+_NO_STOPS = np.zeros(0)  # follow_kernel's stop_gap when no agent has a stop point (read only by the kernel)
 
 
 def step_traffic(agents: Agents, paths: PathTable, routes: tuple, ctx: TrafficContext, ego_box: np.ndarray,
@@ -171,46 +201,38 @@ def step_traffic(agents: Agents, paths: PathTable, routes: tuple, ctx: TrafficCo
     ego_box: (6,) [x, y, yaw, v, length, width] of the ego (an obstacle to everyone). Arrays that an agent
     kind does not change are shared with the input (states are never mutated).
     """
-    cfg = ctx.config
-    road = ctx.road
     if agents.n == 0:
         return agents, paths, routes
-    act = agents.active
-    beh = agents.behavior
     out: dict[str, np.ndarray] = {}
+    # lane followers and walkers / path agents (lane changes below change neither activity nor behavior)
+    ii, wi = behavior_groups(agents.active, agents.behavior, _IDM, _WALK, _PATH)
 
     # ---- who occupies which lane (every active agent and the ego) ---------------------------
-    seg = road._segments
-    entries = entries_kernel(act, agents.x, agents.y, agents.yaw, agents.v, agents.length, agents.width, ego_box,
-                             seg["start"], seg["dir"], seg["len"], seg["lane"], seg["s0"], seg["half_width"],
-                             seg["heading"], 0.2)
-    e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong = entries
-    agents, paths, routes = mobil_lane_changes(ctx, agents, paths, routes, entries, float(ego_box[3]), step_index)
-    act = agents.active
+    tables = ctx.tables
+    e_int, e_float = entries_kernel(agents.active, agents.x, agents.y, agents.yaw, agents.v, agents.length,
+                                    agents.width, ego_box, tables.seg, tables.seg_lane, 0.2)
+    agents, paths, routes = mobil_lane_changes(ctx, agents, paths, routes, (e_int, e_float), float(ego_box[3]),
+                                               step_index)
 
     # ---- lane-following agents ---------------------------------------------------------------
-    ii = np.flatnonzero(act & (beh == _IDM))
     if len(ii):
-        stop_gap = np.full(len(ii), np.inf)
+        stop_gap = _NO_STOPS
         if ctx.has_rules:
-            stop_gap, stopped_for, cleared = _rule_gaps(ctx, agents, ii, t, dt, signals_dark,
-                                                         (e_owner, e_lane, e_s, e_vlong))
+            entries = (e_int[kernels.E_OWNER], e_int[kernels.E_LANE], e_float[kernels.E_S], e_float[kernels.E_VLONG])
+            stop_gap, stopped_for, cleared = _rule_gaps(ctx, agents, ii, t, dt, signals_dark, entries)
             out["stopped_for"] = agents.stopped_for.copy()
             out["stopped_for"][ii] = stopped_for
             out["cleared_stop"] = agents.cleared_stop.copy()
             out["cleared_stop"][ii] = cleared
-        res = follow_kernel(
-            ii, act, agents.flags, agents.u, agents.v, agents.a, agents.d, agents.d_rate, agents.x, agents.y,
-            agents.yaw, agents.length, agents.width, agents.v_desired, agents.headway, agents.min_gap,
+        table, out["flags"], out["active"] = follow_kernel(
+            ii, agents.active, agents.flags, agents.u, agents.v, agents.a, agents.d, agents.d_rate, agents.x,
+            agents.y, agents.yaw, agents.length, agents.width, agents.v_desired, agents.headway, agents.min_gap,
             agents.max_accel, agents.comfort_decel, agents.forced_decel, agents.path, agents.route_offset,
-            stop_gap, e_owner, e_lane, e_s, e_d, e_halfw, e_len, e_vlong,
-            paths.points, paths.s, paths.start, paths.end, paths.base, paths.length, paths.speed_cap,
-            cfg.lookahead_min_m, cfg.lookahead_time_s, cfg.lateral_margin_m, cfg.max_decel, dt, _BRAKE, CURVE_DECEL, _BLINK)
-        for name, values in zip(_FOLLOW_OUT, res):
-            out[name] = values
+            stop_gap, e_int, e_float, paths.points, paths.s, paths.start, paths.end, paths.base, paths.length,
+            paths.speed_cap, ctx.follow_params, dt, _BRAKE, _BLINK)
+        out.update(zip(FOLLOW_ROWS, table))  # rows: contiguous views, one per agent array
 
     # ---- walkers and constant-speed path agents ----------------------------------------------
-    wi = np.flatnonzero(act & ((beh == _WALK) | (beh == _PATH)))
     if len(wi):
         _step_walkers(ctx, agents, paths, wi, out, t, dt, signals_dark)
 
