@@ -41,7 +41,7 @@ def test_round_trip_samples(small_dataset):
             assert record["coc"]["text"] == sample.reasoning and not record["coc"]["routine"]
         assert record["family"] == record["episode"].split(":")[0]
         assert record["split"] == split_of(record["family"], record["seed"], 0.5)
-        assert isinstance(record["qa"], list)
+        assert isinstance(record["qa"], list) and sample.qa == tuple(tuple(pair) for pair in record["qa"])
     stats = json.loads((root / "meta" / "stats.json").read_text())
     assert ActionStats.from_dict(stats["actions"]) == ds.stats
     assert stats["speed"]["max"] >= stats["speed"]["min"] >= 0.0

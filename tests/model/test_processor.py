@@ -80,6 +80,29 @@ def test_targets_with_reasoning(processor, make_sample, tokenizer):
     assert batch.prefix_length[1] == gate[1] + 1
 
 
+def test_scene_qa_follows_everything_the_expert_reads(processor, make_sample, tokenizer):
+    """QA pairs go after <|traj_future_start|> (outside prefix_length, so the expert never reads them); only
+    the answers and <|answer_end|> are labelled; a sample without QA encodes exactly as before."""
+    from dataclasses import replace
+
+    plain = make_sample(reasoning="Yield to the pedestrian crossing ahead")
+    question, answer = "Is anyone about to cross?", "Yield to the pedestrian crossing ahead"
+    asked = replace(plain, qa=((question, answer),))
+    batch = processor.collate([asked, plain], targets=True)
+    ids, labels = batch.input_ids, batch.labels
+    assert int(batch.prefix_length[0]) == int(batch.prefix_length[1])  # QA adds nothing the expert reads
+    start = int(batch.prefix_length[0])
+    assert ids[0, start] == processor.ids["question_start"]
+    answer_ids = tokenizer.encode(answer)
+    opened = start + 1 + len(tokenizer.encode(question)) + 1  # <|answer_start|>
+    assert ids[0, opened] == processor.ids["answer_start"] and (labels[0, start: opened + 1] == IGNORE).all()
+    assert labels[0, opened + 1: opened + 1 + len(answer_ids)].tolist() == answer_ids
+    assert labels[0, opened + 1 + len(answer_ids)] == processor.ids["answer_end"]
+    assert not batch.attention_mask[1, start:].any()  # the plain sample ends where its trajectory starts
+    with pytest.raises(SampleError, match="qa"):
+        replace(plain, qa=(("only a question",),))
+
+
 def test_keyframe_label_overrides_gate(processor, make_sample):
     batch = processor.collate([make_sample(reasoning="Stop for the red light", keyframe=False)], targets=True)
     gate = int((batch.input_ids[0] == processor.ids["prompt_end"]).nonzero()[0, 0]) + 1

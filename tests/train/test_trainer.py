@@ -196,3 +196,22 @@ def test_statistics_of_unclipped_targets_are_refused(samples):
     with pytest.raises(DataError, match="curvature std of 0.43"):
         action_stats(Old(samples))
     assert action_stats(New(samples)).std == (0.93, 0.046)
+
+
+def test_qa_pairs_keep_a_fixed_subset_per_sample_and_reach_the_tokenizer(samples):
+    from dataclasses import replace as change
+
+    from cordillera.train.data import SampleView, text_corpus
+
+    pairs = tuple((f"question {k}?", f"answer number {k}") for k in range(5))
+    rich = [change(sample, qa=pairs) for sample in samples[:6]]
+    assert all(view.qa == () for view in SampleView(rich))  # off by default
+    view = SampleView(rich, qa_pairs=2)
+    kept = [view[i].qa for i in range(len(rich))]
+    assert all(len(qa) == 2 and set(qa) <= set(pairs) for qa in kept)
+    assert kept == [view[i].qa for i in range(len(rich))]  # the same subset every time it is read
+    assert len(set(kept)) > 1  # and not the same subset for every sample
+    repeated = SampleView(rich, qa_pairs=2, index=np.array([3, 3, 0]))
+    assert repeated[0].qa == repeated[1].qa == kept[3] and repeated[2].qa == kept[0]
+    assert "answer number 4" not in text_corpus(rich)
+    assert "answer number 4" in text_corpus(rich, qa=True) and "question 0?" in text_corpus(rich, qa=True)

@@ -144,6 +144,15 @@ class DatasetReader:
         return self._cache[2].slice(offset, 1).to_pylist()[0]
 
 
+def _qa(row: dict, where: str) -> tuple:
+    """The sample's scene QA pairs (stored as JSON); DatasetError when they do not parse as pairs."""
+    try:
+        pairs = json.loads(row["qa"]) if row.get("qa") else []
+        return tuple((str(q), str(a)) for q, a in pairs)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{where}: sample at step {row.get('step')} has malformed qa: {exc}") from None
+
+
 def _array(row: dict, key: str) -> np.ndarray:
     return np.asarray(row[key], dtype=np.float64).reshape(SHAPES[key])
 
@@ -203,7 +212,7 @@ class DrivingDataset(Dataset):
         return Sample(cameras=cameras, ego_history=_array(row, "ego_history"), speed=row["speed"],
                       route_waypoints=_array(row, "route_waypoints"), navigation=row["navigation"],
                       acceleration=row["acceleration"], future=_array(row, "future"), reasoning=row["reasoning"],
-                      keyframe=bool(row["keyframe"]))
+                      keyframe=bool(row["keyframe"]), qa=_qa(row, where))
 
     def record(self, i: int) -> dict:
         """Everything stored about sample i except the frames: ids, family, seed, split, time, decision,

@@ -34,6 +34,9 @@ ALL_CAMERAS = (  # the PhysicalAI-AV 7-camera rig, in its index order: rows of t
 )
 
 
+ACTION_FRAMES = ("ego", "route")
+
+
 class ConfigError(ValueError):
     """A configuration value or file is invalid; the message names the field."""
 
@@ -163,17 +166,22 @@ class ExpertConfig:
 
 @dataclass(frozen=True)
 class ActionConfig:
-    """Action space: per step (acceleration, curvature); optional discrete trajectory tokens."""
+    """Action space: per step (acceleration, curvature) in the ego frame, or (acceleration along the route,
+    lateral offset from it) in the route frame (model/route_frame.py); optional discrete trajectory tokens."""
 
     horizon: int = C.PLAN_STEPS  # 64 steps
     dt: float = C.DT  # [s]
+    frame: str = "ego"  # "ego": (acceleration, curvature); "route": (acceleration, lateral offset) on the route
+    lateral_scale_m: float = 1.0  # [m] route frame: offsets are divided by this (their normalisation std)
     discrete_tokens: bool = False  # also predict 2 x horizon bin tokens with the LM (RL on the token path)
     token_bins: int = 256  # bins per action dimension when discrete_tokens
     token_range: float = 5.0  # bins cover [-range, range] in normalised (std) units; outside is clamped
 
     def __post_init__(self) -> None:
         _positive_ints(self, ("horizon", "token_bins"))
-        _positive_floats(self, ("dt", "token_range"))
+        _positive_floats(self, ("dt", "token_range", "lateral_scale_m"))
+        if self.frame not in ACTION_FRAMES:
+            raise ConfigError(f"ActionConfig.frame must be one of {ACTION_FRAMES}, got {self.frame!r}")
 
 
 @dataclass(frozen=True)

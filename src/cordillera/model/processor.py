@@ -36,7 +36,9 @@ import cv2
 import numpy as np
 import torch
 
-from cordillera.model.action_space import ActionStats, actions_to_tokens, clip_actions, trajectory_to_actions
+from cordillera.model.action_space import (ACTION_LIMITS, ActionStats, actions_to_tokens, clip_actions,
+                                           trajectory_to_actions)
+from cordillera.model.route_frame import clip_route_actions, route_frame_actions
 from cordillera.model.config import ModelConfig
 from cordillera.model.tokenizer import TextTokenizer
 from cordillera.world.types import Observation
@@ -62,6 +64,8 @@ class Sample:
     future: (64, 3) float [x, y, yaw] target poses at t0 + 0.1 ... 6.4 s, ego frame (training).
     reasoning: the Chain-of-Causation text target, or None (training).
     keyframe: gate label (a moment that calls for reasoning); None means `reasoning is not None`.
+    qa: (question, answer) pairs about the scene (training): an auxiliary text target placed after the
+        trajectory start, where the expert does not read it (it teaches the encoders what the scene holds).
     """
 
     cameras: Mapping[str, np.ndarray]
@@ -73,8 +77,13 @@ class Sample:
     future: np.ndarray | None = None
     reasoning: str | None = None
     keyframe: bool | None = None
+    qa: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        qa = tuple(tuple(pair) for pair in self.qa)
+        if any(len(pair) != 2 or not all(isinstance(x, str) for x in pair) for pair in qa):
+            raise SampleError("qa must be (question, answer) pairs of strings")
+        object.__setattr__(self, "qa", qa)
         for name, frames in self.cameras.items():
             if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 \
                     or frames.shape[-1] != 3 or frames.shape[0] < 1:
@@ -220,6 +229,11 @@ class Processor:
             tokens = (bins + self.trajectory_token_offset).tolist() + [ids["traj_future_end"]]
             encoded.ids += tokens
             encoded.labels += tokens
+        for question, answer in sample.qa:  # after everything the expert reads; only answers are labelled
+            asked = [ids["question_start"], *self.tokenizer.encode(question), ids["question_end"], ids["answer_start"]]
+            answered = [*self.tokenizer.encode(answer), ids["answer_end"]]
+            encoded.ids += asked + answered
+            encoded.labels += [IGNORE] * len(asked) + answered
 
     # ---- batches --------------------------------------------------------------------------------
     def collate(self, samples: list[Sample], targets: bool = False) -> Batch:
@@ -236,9 +250,7 @@ class Processor:
             bad = [i for i, s in enumerate(samples) if s.future.shape != (horizon, 3)]
             if bad:
                 raise SampleError(f"sample {bad[0]}: future must be ({horizon}, 3), got {samples[bad[0]].future.shape}")
-            futures = np.stack([s.future for s in samples])
-            speeds = np.array([s.speed for s in samples])
-            actions = clip_actions(trajectory_to_actions(futures, speeds, self.config.action.dt))  # (B, 64, 2)
+            actions = self.target_actions(samples)  # (B, 64, 2)
         encoded = []
         for i, sample in enumerate(samples):
             enc = self.encode_prompt(sample)
@@ -282,6 +294,23 @@ class Processor:
             batch.actions = self.stats.normalize(torch.from_numpy(actions)).float()
             batch.prefix_length = torch.tensor([e.prefix_length for e in encoded], dtype=torch.long)
         return batch
+
+    def target_actions(self, samples: list[Sample]) -> np.ndarray:
+        """(B, horizon, 2) float64 actions of the samples' futures in the config's action frame, clipped:
+        ego frame (acceleration, curvature), route frame (acceleration along, offset from the route the
+        model reads)."""
+        futures = np.stack([s.future for s in samples])
+        speeds = np.array([s.speed for s in samples])
+        action = self.config.action
+        if action.frame == "route":
+            routes = np.stack([self.route_points(self._route(s)) for s in samples])
+            return clip_route_actions(route_frame_actions(futures, speeds, routes, action.dt), ACTION_LIMITS[0])
+        return clip_actions(trajectory_to_actions(futures, speeds, action.dt))
+
+    def route_points(self, route: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Route waypoints (..., N, 2) [m, ego frame] back from the model's scaled route input (..., R, 2 k)."""
+        route = route.detach().cpu().double().numpy() if isinstance(route, torch.Tensor) else np.asarray(route)
+        return route.reshape(*route.shape[:-2], -1, 2).astype(np.float64) * self.config.prompt.route_scale_m
 
     def _history(self, sample: Sample) -> np.ndarray:
         """(16, 4) float32: x and y / history_scale_m, sin yaw, cos yaw; the last 16 poses (the first repeated

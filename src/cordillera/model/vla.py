@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cordillera.model.action_space import ActionStats, actions_to_trajectory, clip_actions, tokens_to_actions
+from cordillera.model.action_space import (ACTION_LIMITS, ActionStats, actions_to_trajectory, clip_actions,
+                                           tokens_to_actions)
+from cordillera.model.route_frame import clip_route_actions, route_frame_poses
 from cordillera.model.backbone import Backbone, PrefixCache
 from cordillera.model.config import ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
@@ -240,14 +242,27 @@ class CordilleraVLA(nn.Module):
         else:
             normalized = self._trajectory_tokens(cache.repeat(num_samples), last_hidden.repeat_interleave(num_samples, 0),
                                                  temperature, top_p, generator)
-        actions = clip_actions(self.stats.denormalize(normalized.double())).view(size, num_samples, horizon, 2)
-        poses = actions_to_trajectory(actions, batch.v0.double()[:, None], self.config.action.dt)
+        actions = self.stats.denormalize(normalized.double()).view(size, num_samples, horizon, 2)
+        actions, poses = self.actions_to_poses(actions, batch.v0.double()[:, None], batch.route[:, None])
         timings["expert"] = time.perf_counter() - start
         return Generation(
             poses=poses.numpy(), actions=actions.numpy(),
             reasoning=[None if t is None else self.tokenizer.decode(t) for t in texts],
             reasoning_tokens=[0 if t is None else len(t) for t in texts],
             gate_probability=gate.numpy(), timings=timings)
+
+    def actions_to_poses(self, actions: torch.Tensor, v0: torch.Tensor,
+                         route: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(clipped actions, poses (..., T, 3)) of denormalised actions (..., T, 2) in the config's action
+        frame, from the start speed v0 (...) and the model's scaled route input (..., R, 2 k) (broadcast)."""
+        action = self.config.action
+        if action.frame == "route":
+            clipped = clip_route_actions(actions.numpy(), ACTION_LIMITS[0])
+            routes = self.processor.route_points(route)
+            poses = route_frame_poses(clipped, v0.double().numpy(), routes, action.dt)
+            return torch.from_numpy(clipped), torch.from_numpy(poses)
+        clipped = clip_actions(actions)
+        return clipped, actions_to_trajectory(clipped, v0, action.dt)
 
     def _write_reasoning(self, cache: PrefixCache, active: torch.Tensor, start_hidden: torch.Tensor | None,
                          last_hidden: torch.Tensor, temperature: float, top_p: float,

@@ -60,6 +60,7 @@ class DataConfig:
     # each epoch repeats these samples (train/data.py `oversampling`): moving off from standstill, speeding up
     repeat_moving_off: int = 1
     repeat_speeding_up: int = 1
+    qa_pairs: int = 0  # scene QA pairs per sample trained as an auxiliary answer target (0: none)
 
     def __post_init__(self) -> None:
         _check_int(self, "batch_size")
@@ -68,6 +69,7 @@ class DataConfig:
         _check_int(self, "tokenizer_min_frequency")
         _check_int(self, "repeat_moving_off")
         _check_int(self, "repeat_speeding_up")
+        _check_int(self, "qa_pairs", 0)
         if not isinstance(self.reasoning, bool):
             raise TrainConfigError(f"DataConfig.reasoning must be true or false, got {self.reasoning!r}")
 

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from cordillera.model.action_space import ACTION_LIMITS, ActionStats, trajectory_to_actions
+from cordillera.model.config import ActionConfig
 from cordillera.model.processor import Batch, Processor, Sample
 
 __all__ = ["StepBatchSampler", "make_loader", "Collator", "SampleView", "text_corpus", "action_stats",
@@ -81,20 +82,28 @@ class StepBatchSampler(Sampler[list[int]]):
 
 class SampleView(Dataset):
     """A sequence of Samples as a torch Dataset; reasoning=False drops texts and keyframe labels; index
-    (optional) maps view positions to sample indices (an epoch with repeated samples, see `oversampling`)."""
+    (optional) maps view positions to sample indices (an epoch with repeated samples, see `oversampling`);
+    qa_pairs: how many of a sample's scene QA pairs it keeps (a fixed subset per sample, drawn with the
+    sample's index as seed, so every epoch and every rank sees the same ones)."""
 
-    def __init__(self, samples: Sequence[Sample], reasoning: bool = True, index: np.ndarray | None = None):
+    def __init__(self, samples: Sequence[Sample], reasoning: bool = True, index: np.ndarray | None = None,
+                 qa_pairs: int = 0):
         self.samples = samples
         self.reasoning = reasoning
         self.index = index
+        self.qa_pairs = qa_pairs
 
     def __len__(self) -> int:
         return len(self.samples) if self.index is None else len(self.index)
 
     def __getitem__(self, index: int) -> Sample:
-        sample = self.samples[index if self.index is None else int(self.index[index])]
+        position = index if self.index is None else int(self.index[index])
+        sample = self.samples[position]
         if not self.reasoning and (sample.reasoning is not None or sample.keyframe):
             sample = replace(sample, reasoning=None, keyframe=False)
+        if len(sample.qa) > self.qa_pairs:
+            keep = np.sort(np.random.default_rng(position).permutation(len(sample.qa))[: self.qa_pairs])
+            sample = replace(sample, qa=tuple(sample.qa[k] for k in keep))
         return sample
 
 
@@ -146,22 +155,33 @@ def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int) -
     return np.repeat(np.arange(len(samples)), repeats)
 
 
-def text_corpus(samples: Sequence[Sample], reasoning: bool = True) -> list[str]:
-    """Navigation and (when reasoning) Chain-of-Causation texts of a training split, for the tokenizer.
-    A dataset with `record(i)` (DrivingDataset) gives them without decoding any frame."""
+def text_corpus(samples: Sequence[Sample], reasoning: bool = True, qa: bool = False) -> list[str]:
+    """Navigation, (when reasoning) Chain-of-Causation and (when qa) scene QA texts of a training split, for
+    the tokenizer. A dataset with `record(i)` (DrivingDataset) gives them without decoding any frame."""
     record = getattr(samples, "record", None)
     texts = []
     for i in range(len(samples)):
         item = record(i) if callable(record) else samples[i]
-        navigation, text = (item["navigation"], item["reasoning"]) if isinstance(item, dict) else \
-            (item.navigation, item.reasoning)
+        navigation, text, pairs = (item["navigation"], item["reasoning"], item.get("qa") or ()) \
+            if isinstance(item, dict) else (item.navigation, item.reasoning, item.qa)
         texts += [navigation] + ([text] if reasoning and text else [])
+        if qa:
+            texts += [part for pair in pairs for part in pair]
     return [t for t in texts if t]
 
 
-def action_stats(samples: Sequence[Sample]) -> ActionStats:
+def action_stats(samples: Sequence[Sample], action: ActionConfig | None = None) -> ActionStats:
     """The split's normalisation statistics: `.stats` of a dataset (meta/stats.json), else computed from
-    every sample's future with the model's inverse dynamics."""
+    every sample's future with the model's inverse dynamics. In the route frame (`action.frame`) the second
+    dimension is the lateral offset, normalised by the fixed action.lateral_scale_m around 0 (a lane kept is
+    offset 0 whatever the road's curvature, so its spread is the config's choice, not the data's)."""
+    stats = _ego_frame_stats(samples)
+    if action is not None and action.frame == "route":
+        return ActionStats((stats.mean[0], 0.0), (stats.std[0], action.lateral_scale_m))
+    return stats
+
+
+def _ego_frame_stats(samples: Sequence[Sample]) -> ActionStats:
     stats = getattr(samples, "stats", None)
     if isinstance(stats, ActionStats):
         for name, std, (low, high) in zip(("acceleration", "curvature"), stats.std, ACTION_LIMITS):

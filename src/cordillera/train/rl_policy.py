@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cordillera.model.action_space import actions_to_trajectory
 from cordillera.model.backbone import PrefixCache
 from cordillera.model.config import ConfigError
 from cordillera.model.processor import Batch, Sample
@@ -254,7 +253,7 @@ def sample_group(model, sample: Sample, size: int, config: GRPOConfig,
     steps = config.euler_steps or model.config.expert.euler_steps
     states, times, sigmas, step_logps = _sample_chain(model, cache, steps, max(config.expert_noise, 1e-6), generator)
     actions = model.stats.denormalize(states[:, -1].double())
-    poses = actions_to_trajectory(actions, batch.v0.double(), model.config.action.dt)
+    _, poses = model.actions_to_poses(actions, batch.v0.double(), batch.route)
     tokenizer = model.tokenizer
     return Group(batch, prefix, targets, action_mask, logp, states, times, sigmas, step_logps,
                  [tokenizer.decode(t[:-1]) for t in texts], [t[:-1] for t in texts], poses.numpy())

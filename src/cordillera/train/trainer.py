@@ -231,14 +231,14 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
     tokenizer_path = out / TOKENIZER
     cameras = config.model.rig.camera_vocabulary
     if not tokenizer_path.is_file() and context.is_main:
-        corpus = text_corpus(train_samples, config.data.reasoning)
+        corpus = text_corpus(train_samples, config.data.reasoning, config.data.qa_pairs > 0)
         if not corpus:
             raise DataError("the training split has no text (navigation or reasoning) to train the tokenizer on")
         train_tokenizer(corpus, config.model.backbone.vocab_size, cameras,
                         config.data.tokenizer_min_frequency).save(tokenizer_path)
     context.barrier()
     tokenizer = TextTokenizer.load(tokenizer_path, cameras)
-    stats: ActionStats = action_stats(train_samples)
+    stats: ActionStats = action_stats(train_samples, config.model.action)
 
     torch.manual_seed(config.seed)
     model = CordilleraVLA(config.model, tokenizer, stats)
@@ -264,8 +264,8 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
 
     log = MetricsLog(out / METRICS, resume_step=step if resume else None) if context.is_main else None
     index = oversampling(train_samples, config.data.repeat_moving_off, config.data.repeat_speeding_up)
-    train_view = SampleView(train_samples, config.data.reasoning, index)
-    val_view = SampleView(val_samples, config.data.reasoning) if val_samples else None
+    train_view = SampleView(train_samples, config.data.reasoning, index, config.data.qa_pairs)
+    val_view = SampleView(val_samples, config.data.reasoning, qa_pairs=config.data.qa_pairs) if val_samples else None
     end = stop_at_step or total
     sampler = StepBatchSampler(len(train_view), config.data.batch_size, config.seed, step, end,
                                context.rank, context.world_size)
