@@ -12,8 +12,8 @@ import torch
 from cordillera.model import ModelConfig
 from cordillera.model.action_space import ACTION_LIMITS, ActionStats
 from cordillera.model.config import ActionConfig, ConfigError
-from cordillera.model.route_frame import (LATERAL_LIMIT_M, clip_route_actions, route_frame_actions,
-                                          route_frame_poses)
+from cordillera.model.route_frame import (LATERAL_LIMIT_M, MAX_LATERAL_SPEED, clip_route_actions,
+                                          route_frame_actions, route_frame_poses, smooth_offsets)
 from cordillera.scenarios.families import get_family
 from cordillera.teacher.planner import TeacherPlanner
 from cordillera.train.data import action_stats
@@ -56,6 +56,23 @@ def test_speed_never_reverses_and_an_ended_route_continues_straight():
     poses = route_frame_poses(np.zeros((64, 2)), 10.0, ended)
     np.testing.assert_allclose(poses[:, 1], 0.0, atol=1e-9)
     np.testing.assert_allclose(poses[-1, 0], 64.0, atol=1e-6)
+
+
+def test_driven_offsets_start_at_the_ego_and_drop_the_noise():
+    """A sampled plan whose offsets are noisy and start 0.4 m beside the ego: the driven plan starts at the
+    ego's offset, keeps the sample's change of offset near term and its offset far term, has its noise
+    removed and never moves sideways faster than MAX_LATERAL_SPEED."""
+    rng = np.random.default_rng(0)
+    t = 0.1 * np.arange(1, 65)
+    intended = 0.4 + 3.5 * np.clip((t - 2.0) / 3.0, 0.0, 1.0)  # 0.4 m off, then a lane change to the left
+    noisy = intended + rng.normal(0.0, 0.1, 64)
+    driven = smooth_offsets(noisy, 0.0, 0.1)
+    assert abs(driven[0]) < 0.05  # begins where the ego is, not 0.4 m beside it
+    assert np.abs(np.diff(np.concatenate([[0.0], driven]))).max() <= MAX_LATERAL_SPEED * 0.1 + 1e-12
+    assert np.abs(driven[30:] - intended[30:]).max() < 0.15  # after the blend: the sample's own offsets
+    assert np.abs(np.diff(driven, 2)).mean() < 0.2 * np.abs(np.diff(noisy, 2)).mean()  # the noise is gone
+    poses = route_frame_poses(np.column_stack([np.zeros(64), noisy]), 10.0, STRAIGHT)
+    assert abs(poses[0, 1]) < 0.05 and abs(poses[0, 2]) < 0.05  # no jump, no heading kick at the start
 
 
 def test_clip_bounds_both_dimensions():

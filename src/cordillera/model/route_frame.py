@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from cordillera.geometry import smoothstep
 from cordillera.world.dynamics import poses_to_accel_curvature
 
-__all__ = ["route_frame_actions", "route_frame_poses", "clip_route_actions", "LATERAL_LIMIT_M"]
+__all__ = ["route_frame_actions", "route_frame_poses", "clip_route_actions", "smooth_offsets", "LATERAL_LIMIT_M"]
 
 LATERAL_LIMIT_M = 10.0  # [m] offsets are clipped to this: three lanes to either side
+MAX_LATERAL_SPEED = 2.5  # [m/s] a driven plan's offset changes at most this fast (a lane change: ~1-2 m/s)
+ANCHOR_S = 2.0  # [s] the plan's start error is blended out over this horizon (smooth_offsets)
+MIN_BASELINE_M = 2.0  # [m] the yaw's slope is taken over at least this much travel along the route
 _BACK_M, _AHEAD_M, _STEP_M = 10.0, 400.0, 2.0  # extension of the route polyline
 
 
@@ -86,6 +90,44 @@ def clip_route_actions(actions: np.ndarray, accel_limits: tuple[float, float]) -
                      np.clip(actions[..., 1], -LATERAL_LIMIT_M, LATERAL_LIMIT_M)], axis=-1)
 
 
+def smooth_offsets(offset: np.ndarray, start: float, dt: float) -> np.ndarray:
+    """The lateral offsets (T,) a plan drives, from the expert's offsets and the ego's own offset `start`.
+
+    The expert writes each step's offset, not its change, so a sampled plan carries step-to-step noise of a
+    few centimetres to decimetres, and its first offsets miss the ego's by 0.2-0.4 m (v5 checkpoint,
+    `lane_follow_straight`): driven as is, a 0.36 m jump within the first metre asks the tracker for a 0.35
+    rad heading and the car weaves off the road. So: a 5-step centred moving average removes the noise (a
+    lane change, 3.5 m over ~3 s, passes through it within a centimetre); the plan's own start error
+    (start minus its first smoothed offset) is added and blended out over ANCHOR_S, so the near future keeps
+    the expert's *change* of offset from where the ego is and the far future its absolute offset; and the
+    lateral speed relative to the route is limited to MAX_LATERAL_SPEED."""
+    padded = np.concatenate([np.full(2, offset[0]), offset, np.full(2, offset[-1])])
+    smooth = np.convolve(padded, np.full(5, 0.2), mode="valid")
+    t = dt * np.arange(1, len(smooth) + 1)
+    anchored = smooth + (start - smooth[0]) * (1.0 - smoothstep(t / ANCHOR_S))
+    out = np.empty_like(anchored)
+    previous = start
+    step = MAX_LATERAL_SPEED * dt
+    for k, value in enumerate(anchored):
+        previous = previous + min(max(value - previous, -step), step)
+        out[k] = previous
+    return out
+
+
+def _slope(offset: np.ndarray, arc: np.ndarray) -> np.ndarray:
+    """Slope d(offset)/d(arc) at each plan step (offset, arc with the start prepended): central
+    differences over at least MIN_BASELINE_M of travel, clipped to +-1 (45 degrees)."""
+    steps = len(offset) - 1
+    slope = np.empty(steps)
+    for k in range(1, steps + 1):
+        lo, hi = k - 1, min(k + 1, steps)
+        while arc[hi] - arc[lo] < MIN_BASELINE_M and (lo > 0 or hi < steps):
+            lo, hi = max(lo - 1, 0), min(hi + 1, steps)
+        span = arc[hi] - arc[lo]
+        slope[k - 1] = (offset[hi] - offset[lo]) / span if span > 1e-6 else 0.0
+    return np.clip(slope, -1.0, 1.0)
+
+
 def route_frame_actions(future: np.ndarray, v0, route: np.ndarray, dt: float = 0.1) -> np.ndarray:
     """Route-frame actions (..., T, 2) [acceleration along the route m/s^2, lateral offset m] of future poses
     (..., T, 3) (ego frame, start pose excluded) given the start speed v0 (...) and the route (..., R, 2)
@@ -116,7 +158,8 @@ def route_frame_poses(actions: np.ndarray, v0, route: np.ndarray, dt: float = 0.
     """Poses (..., T, 3) in the ego frame from route-frame actions (..., T, 2), start speed v0 (...) and the
     route (..., R, 2): the speed integrates the acceleration (never below 0: a plan does not reverse), the
     arc length the speed (trapezoid rule), the position is the route point there plus the offset along the
-    route's left normal, and the yaw is the route's heading turned by the offset's slope."""
+    route's left normal (offsets smoothed and rate-limited from the ego's own, `smooth_offsets`), and the
+    yaw is the route's heading turned by the offset's slope over at least MIN_BASELINE_M."""
     actions = np.asarray(actions, dtype=np.float64)
     route = np.asarray(route, dtype=np.float64)
     lead, steps = actions.shape[:-2], actions.shape[-2]
@@ -131,11 +174,10 @@ def route_frame_poses(actions: np.ndarray, v0, route: np.ndarray, dt: float = 0.
         points, arc = _polyline(path)
         s_ego, d_start = _project(points, arc, np.zeros((1, 2)))
         position, tangent, heading = _along(points, arc, s_ego + arc_len[b])
-        offset = flat[b, :, 1]
+        offset = smooth_offsets(flat[b, :, 1], float(d_start[0]), dt)
         normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
         out[b, :, :2] = position + offset[:, None] * normal
-        slope = np.diff(np.concatenate([d_start, offset])) / np.maximum(np.diff(np.concatenate([[0.0], arc_len[b]])),
-                                                                        0.05)
-        out[b, :, 2] = heading + np.arctan(np.clip(slope, -1.0, 1.0))
+        out[b, :, 2] = heading + np.arctan(_slope(np.concatenate([d_start, offset]),
+                                                  np.concatenate([[0.0], arc_len[b]])))
     out[..., 2] = np.remainder(out[..., 2] + np.pi, 2.0 * np.pi) - np.pi
     return out.reshape(*lead, steps, 3)

@@ -177,6 +177,17 @@ def test_route_from_pose_changes_back_before_a_turn():
     assert wp[-1, 1] == pytest.approx(3.5, abs=0.05)  # ... and is one lane to the left 39 m on, in time for the turn
 
 
+def test_route_from_pose_at_the_very_end_of_the_other_lane():
+    """An ego that reached the road's end in the lane beside its route (lane_change_for_turn:20001 raised
+    here): the re-planned route still has a path, ending where the lane ends."""
+    route = plan_route(TWO_LANES, "fwd.0", "fwd.0")
+    at_end = np.array([300.0, -1.75, 0.0])  # the end of fwd.1
+    local = route_from_pose(TWO_LANES, route, at_end)
+    assert _lane_names(TWO_LANES, local) == ["fwd.1"] and local.length >= 1.0 - 1e-9
+    wp = route_waypoints(local, at_end, n=3)
+    assert np.isfinite(wp).all() and np.linalg.norm(wp[-1]) < 1.5
+
+
 def test_route_from_pose_keeps_the_route_in_the_oncoming_lane_or_off_the_road():
     route = plan_route(TWO_LANES, "fwd.1", "fwd.1")
     oncoming = np.array([50.0, 1.75, 0.0])  # in bwd.1 but heading with the route: passing a blocked lane

@@ -147,6 +147,8 @@ def route_from_lanes(road: RoadMap, chain, start_s: float = 0.0) -> Route:
     points = np.concatenate(pieces)
     arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
     keep = np.concatenate([[True], np.diff(arc) > 1e-6])
+    if keep.sum() < 2:  # started at the very end of the chain (an ego at its goal): begin 1 m earlier
+        return route_from_lanes(road, chain, max(0.0, entry[0] - 1.0))
     return Route(tuple(chain), Polyline(points[keep]), arc[first_point], np.array(entry[:-1]), np.array(exits))
 
 
