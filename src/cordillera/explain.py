@@ -3,7 +3,8 @@
     cordillera explain --checkpoint checkpoints/cordillera-vla-small --scenario occluded_pedestrian:3 --t 3.0
 
 Prints the reasoning (text, parsed decision, gate probability), the plan's shape and the stage timings,
-and writes a picture of the cameras with the plan and its samples drawn on the ground. The scene up to t is
+and writes a picture of the cameras with the plan and its samples drawn on the ground; `--ask QUESTION`
+(repeatable) has the model answer scene questions about the same moment (`model.qa`). The scene up to t is
 driven by `--driver` (default: the VLA itself). Heavy imports (torch) happen inside the handler.
 """
 
@@ -60,6 +61,15 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError(f"--t {args.t:g} s is past the end of scenario {scenario.name!r} "
                          f"({scenario.success.time_s:g} s)")
     result = explain_scenario(policy, scenario, seed=seed, t=args.t, driver=driver)
+    answers = []
+    if args.ask:
+        from cordillera.model.processor import Sample
+        from cordillera.model.qa import answer
+
+        try:
+            answers = answer(policy.model, Sample.from_observation(result.observation), args.ask)
+        except ValueError as exc:
+            raise UsageError(f"--ask: {exc}") from None
     out = Path(args.out) if args.out else Path("out") / f"explain-{scenario.name.replace(':', '-')}-t{args.t:g}.png"
     image = result.save_image(out)
     if args.json:
@@ -69,10 +79,13 @@ def _explain(args: argparse.Namespace) -> int:
             "reasoned": reasoning.reasoned, "decision": reasoning.decision,
             "gate_probability": reasoning.gate_probability, "timings_s": reasoning.timings,
             "plan": result.plan.poses.tolist(), "image": str(image),
+            "answers": [{"question": q, "answer": a} for q, a in zip(args.ask, answers)],
         }))
     else:
         print(f"scenario {scenario.name} (seed {seed})")
         print(result.text)
+        for question, reply in zip(args.ask, answers):
+            print(f"Q: {question}\nA: {reply}")
         print(f"image: {image}")
     return 0
 
@@ -92,5 +105,8 @@ def register(sub) -> None:
     p.add_argument("--samples", type=at_least(1), default=6, help="trajectory samples drawn (default 6)")
     p.add_argument("--policy-seed", type=int, default=0, help="sampling seed of the VLA (default 0)")
     p.add_argument("--out", default=None, help="where to write the picture (default out/explain-...png)")
+    p.add_argument("--ask", action="append", default=[], metavar="QUESTION",
+                   help="a question about the scene for the model to answer (repeatable; models trained with "
+                        "data.qa_pairs > 0), e.g. 'What is the vehicle ahead doing?'")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_explain)

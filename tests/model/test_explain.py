@@ -26,6 +26,21 @@ def test_explain_prints_reasoning_and_writes_picture(checkpoint, tmp_path, capsy
     assert out.stat().st_size > 1000 and report["image"] == str(out)
 
 
+def test_explain_answers_questions_about_the_same_moment(checkpoint, tmp_path, capsys):
+    argv = ["explain", "--checkpoint", str(checkpoint), "--scenario", "straight", "--t", "0.3", "--driver",
+            "lane_follower", "--samples", "1", "--out", str(tmp_path / "q.png"), "--ask", "Is the light red?",
+            "--ask", "What is ahead?"]
+    assert main(argv + ["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [a["question"] for a in report["answers"]] == ["Is the light red?", "What is ahead?"]
+    assert all(isinstance(a["answer"], str) for a in report["answers"])
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Q: Is the light red?" in text and "Q: What is ahead?" in text
+    assert main(argv[:-4] + ["--ask", " "]) == 2
+    assert "--ask" in capsys.readouterr().err
+
+
 def test_explain_text_output_is_reproducible(checkpoint, tmp_path, capsys):
     args = ["explain", "--checkpoint", str(checkpoint), "--scenario", "straight", "--t", "0.3", "--driver",
             "lane_follower", "--samples", "1", "--out", str(tmp_path / "a.png")]

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cordillera.model.backbone import Backbone
-from cordillera.model.config import BackboneConfig, ExpertConfig, ModelConfig
-from cordillera.model.encoders import FourierFeatures, TokenMLP, VisionEncoder
+from cordillera.model.config import BackboneConfig, ConfigError, ExpertConfig, ModelConfig, VisionConfig
+from cordillera.model.encoders import FourierFeatures, ResidualBlock, TokenMLP, VisionEncoder
 from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, sample_flow_time
 
 SMALL = BackboneConfig(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=96,
@@ -31,6 +31,36 @@ def test_default_vision_tokens():
     enc = VisionEncoder(config.vision, config.rig, d_model=32)
     images = torch.zeros((1, 3, config.rig.image_height, config.rig.image_width), dtype=torch.uint8)
     assert enc(images, torch.tensor([1]), torch.tensor([0])).shape == (1, 8, 32)
+
+
+def test_residual_blocks_start_as_the_plain_stem_and_learn():
+    config = ModelConfig()
+    torch.manual_seed(0)
+    plain = VisionEncoder(config.vision, config.rig, d_model=32)
+    deep = VisionEncoder(replace(config.vision, blocks=1), config.rig, d_model=32)
+    assert sum(isinstance(m, ResidualBlock) for m in deep.stem) == len(config.vision.channels)
+    # copy the plain stem's weights into the deeper one: zero-initialised blocks are the identity
+    mapping = [i for i, m in enumerate(deep.stem) if not isinstance(m, ResidualBlock)]
+    shared = {}
+    for k, v in plain.state_dict().items():
+        if k.startswith("stem."):
+            index, rest = k.split(".", 2)[1:]
+            k = f"stem.{mapping[int(index)]}.{rest}"
+        shared[k] = v
+    missing = deep.load_state_dict(shared, strict=False).missing_keys
+    assert missing and all(".body." in k for k in missing)
+    images = torch.randint(0, 256, (3, 3, config.rig.image_height, config.rig.image_width), dtype=torch.uint8)
+    camera, age = torch.tensor([0, 1, 6]), torch.tensor([0, 1, 3])
+    assert torch.allclose(deep(images, camera, age), plain(images, camera, age), atol=1e-6)
+    deep(images, camera, age).square().sum().backward()
+    block = next(m for m in deep.stem if isinstance(m, ResidualBlock))
+    assert block.body[-1].weight.grad.abs().sum() > 0  # the zero scale is trained, so the block can grow
+
+
+def test_vision_blocks_validation():
+    with pytest.raises(ConfigError, match="VisionConfig.blocks"):
+        VisionConfig(blocks=-1)
+    assert ModelConfig.from_dict(ModelConfig(vision=VisionConfig(blocks=2)).to_dict()).vision.blocks == 2
 
 
 def test_token_mlp_and_fourier():

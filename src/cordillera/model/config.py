@@ -89,11 +89,14 @@ class VisionConfig:
     patch_size: int = 4  # [px] first conv: non-overlapping patches
     channels: tuple[int, ...] = (32, 64, 128)  # per stage; every stage after the first halves the resolution
     token_grid: tuple[int, int] = (2, 4)  # tokens per image after average pooling (rows, cols): 8 tokens
+    blocks: int = 0  # residual blocks (two 3x3 convs + skip) after each stage's downsampling; 0: the plain stem
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
         object.__setattr__(self, "token_grid", tuple(self.token_grid))
         _positive_ints(self, ("patch_size",))
+        if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0:
+            raise ConfigError(f"VisionConfig.blocks must be an integer >= 0, got {self.blocks!r}")
         if not self.channels or any(not isinstance(c, int) or c <= 0 for c in self.channels):
             raise ConfigError(f"VisionConfig.channels must be positive integers, got {self.channels!r}")
         if len(self.token_grid) != 2 or any(not isinstance(g, int) or g <= 0 for g in self.token_grid):

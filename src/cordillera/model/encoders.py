@@ -3,7 +3,8 @@
     >>> enc = VisionEncoder(VisionConfig(), RigConfig(), d_model=256)
     >>> tokens = enc(images, camera, age)      # (M, 3, 64, 128) uint8 -> (M, 8, 256)
 
-Vision: a convolutional stem (patchify conv, then stride-2 convs with GroupNorm + SiLU), average pooling
+Vision: a convolutional stem (patchify conv, then stride-2 convs with GroupNorm + SiLU, each stage optionally
+followed by residual blocks), average pooling
 to the configured token grid ("token pooling": the token count per image is a config, independent of the
 resolution), a linear projection, and learned embeddings of the grid cell, the camera and the frame age.
 Trained from scratch: no pretrained vision weights exist offline.
@@ -22,7 +23,7 @@ from torch import nn
 
 from cordillera.model.config import RigConfig, VisionConfig
 
-__all__ = ["VisionEncoder", "TokenMLP", "FourierFeatures"]
+__all__ = ["VisionEncoder", "ResidualBlock", "TokenMLP", "FourierFeatures"]
 
 
 class VisionEncoder(nn.Module):
@@ -31,8 +32,10 @@ class VisionEncoder(nn.Module):
         channels = config.channels
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], config.patch_size, stride=config.patch_size),
                                    nn.GroupNorm(_groups(channels[0]), channels[0]), nn.SiLU()]
+        layers += [ResidualBlock(channels[0]) for _ in range(config.blocks)]
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(_groups(c_out), c_out), nn.SiLU()]
+            layers += [ResidualBlock(c_out) for _ in range(config.blocks)]
         self.stem = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(config.token_grid)
         self.proj = nn.Linear(channels[-1], d_model)
@@ -49,6 +52,23 @@ class VisionEncoder(nn.Module):
         x = self.pool(self.stem(x))  # (M, C, gh, gw)
         x = self.proj(x.flatten(2).transpose(1, 2))  # (M, gh * gw, d)
         return x + self.cell + (self.camera(camera) + self.age(age))[:, None, :]
+
+
+class ResidualBlock(nn.Module):
+    """x + GN(conv(SiLU(GN(conv(x))))): depth at a fixed resolution (VisionConfig.blocks). The second
+    norm's scale starts at zero, so a new block starts as the identity and training begins from the
+    plain stem's function."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.GroupNorm(_groups(channels), channels), nn.SiLU(),
+                                  nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.GroupNorm(_groups(channels), channels))
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 def _groups(channels: int) -> int:

@@ -103,6 +103,7 @@ class Explanation:
     text: str
     plan: Plan
     image: np.ndarray
+    observation: Observation | None = None  # what the policy read (for follow-up questions, model.qa)
 
     def save_image(self, path: str | Path) -> Path:
         """Write the picture as PNG (or any format cv2 knows from the suffix)."""
@@ -177,7 +178,7 @@ def explain(policy: VLAPolicy, obs: Observation, rig=None) -> Explanation:
         tiles = [np.zeros((128, 256, 3), dtype=np.uint8)]
     height = max(t.shape[0] for t in tiles)
     tiles = [np.pad(t, ((0, height - t.shape[0]), (0, 0), (0, 0))) for t in tiles]
-    return Explanation("\n".join(lines), plan, np.concatenate(tiles, axis=1))
+    return Explanation("\n".join(lines), plan, np.concatenate(tiles, axis=1), obs)
 
 
 def draw_plan(image: np.ndarray, plan: Plan, camera) -> None:
