@@ -32,6 +32,9 @@ def answer(model, sample: Sample, questions: Sequence[str], max_tokens: int = 40
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
     if model.config.action.discrete_tokens:
         raise ValueError("answer() needs a model without discrete trajectory tokens (its questions follow them)")
+    for question in questions:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError(f"a question must be a non-empty string, got {question!r}")
     processor, backbone, ids = model.processor, model.backbone, model.processor.ids
     batch = processor.collate([sample])
     prompt = model.embed(batch)
@@ -41,8 +44,6 @@ def answer(model, sample: Sample, questions: Sequence[str], max_tokens: int = 40
     weights = backbone.fuse()
     answers = []
     for question in questions:
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError(f"a question must be a non-empty string, got {question!r}")
         asked = [ids["traj_future_start"], ids["question_start"], *processor.tokenizer.encode(question),
                  ids["question_end"], ids["answer_start"]]
         embeds = torch.cat([prompt, backbone.embed(torch.tensor([asked]))], dim=1)
