@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/scene_qa.py --checkpoint C --data D --split train --samples 100 --json
 
 Every `--every`-th sample of the split (up to `--samples`) is asked each of its stored scene questions
-(`teacher.qa`: signal ahead, anyone crossing, vehicle ahead, speed limit, traffic control), and the greedy
+(`teacher.qa.QUESTIONS`: signal ahead, anyone crossing, vehicle ahead, speed limit, traffic control), and the greedy
 answer (`model.qa.answer`) is compared with the teacher's, which comes from the privileged state. Per kind
 of question: exact match, and "same opening" (the first three words agree: "There is no ..." against "The
 car 24 m ...", which is whether the model saw the thing at all). The "prior" column is what always giving
@@ -25,16 +25,7 @@ from rich.table import Table
 from cordillera.data.reader import DrivingDataset
 from cordillera.model.qa import answer
 from cordillera.model.vla import CordilleraVLA
-
-KINDS = {  # a word in every phrasing of each of the teacher's five questions (teacher/qa.py)
-    "signal": ("signal", "light"), "crossing": ("cross",), "vehicle ahead": ("vehicle", "car in front"),
-    "speed limit": ("fast", "limit", "speed"), "traffic control": ("sign", "control", "junction"),
-}
-
-
-def kind_of(question: str) -> str:
-    text = question.lower()
-    return next((kind for kind, words in KINDS.items() if any(w in text for w in words)), "other")
+from cordillera.teacher.qa import question_kind
 
 
 def opening(text: str) -> str:
@@ -60,7 +51,7 @@ def main() -> None:
             continue
         questions = [q for q, _ in sample.qa]
         for (question, truth), reply in zip(sample.qa, answer(model, sample, questions)):
-            rows[kind_of(question)].append((truth, reply))
+            rows[question_kind(question) or "other"].append((truth, reply))
     report = {}
     for kind, pairs in sorted(rows.items()):
         common = Counter(opening(t) for t, _ in pairs).most_common(1)[0][1]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cordillera.scenarios.families import get_family
-from cordillera.teacher.qa import qa_pairs
+from cordillera.teacher.qa import QUESTIONS, qa_pairs, question_kind
 from cordillera.world import sim
 from cordillera.world.roads.map import SignalState
 
@@ -47,6 +47,14 @@ def test_same_seed_same_pairs_and_phrasings_vary(red_light):
     assert len(questions) >= 10
     # the answers do not depend on the phrasing drawn
     assert sorted(_answers(red_light, 1).values()) == sorted(_answers(red_light, 2).values())
+
+
+def test_every_pair_asks_each_kind_once(red_light):
+    for seed in range(10):
+        kinds = [question_kind(q) for q, _ in qa_pairs(red_light, np.random.default_rng(seed))]
+        assert sorted(kinds) == sorted(QUESTIONS)
+    assert question_kind("What is the vehicle ahead doing?") == "vehicle ahead"
+    assert question_kind("Is the road wet?") is None
 
 
 def test_vehicle_ahead_is_described():

@@ -27,7 +27,7 @@ from cordillera.teacher.scene import controls_ahead, describe_agent, seen_agents
 from cordillera.world.agents import STATIC_TYPES, VRU_TYPES
 from cordillera.world.roads.map import Control
 
-__all__ = ["QAConfig", "qa_pairs"]
+__all__ = ["QAConfig", "QUESTIONS", "qa_pairs", "question_kind"]
 
 _VRU = {int(t) for t in VRU_TYPES}
 _STATIC = {int(t) for t in STATIC_TYPES}
@@ -40,6 +40,13 @@ _Q_LEAD = ("What is the vehicle ahead doing?", "Is there a vehicle ahead of us i
 _Q_LIMIT = ("How fast may we go here?", "What is the speed limit here?", "What is the maximum speed on this road?")
 _Q_CONTROL = ("Is there a stop or yield sign ahead?", "What traffic control is ahead?",
               "Do we have to stop at the next junction?")
+QUESTIONS = {"signal": _Q_SIGNAL, "crossing": _Q_CROSS, "vehicle ahead": _Q_LEAD, "speed limit": _Q_LIMIT,
+             "traffic control": _Q_CONTROL}  # kind -> its phrasings
+
+
+def question_kind(question: str) -> str | None:
+    """Which of the five questions `question` is ("signal", "crossing", ...), or None for another text."""
+    return next((kind for kind, phrasings in QUESTIONS.items() if question in phrasings), None)
 
 
 @dataclass(frozen=True)
