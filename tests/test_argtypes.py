@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from cordillera.argtypes import at_least, positive, within
+from cordillera.argtypes import at_least, image_size, positive, within
 
 
 def test_at_least():
@@ -32,3 +32,11 @@ def test_positive_and_within():
         within(0.0, 10.0, low_open=True)("0")
     with pytest.raises(argparse.ArgumentTypeError, match=r"must be in \[0, 1\], got nan"):
         within(0.0, 1.0)("nan")
+
+
+def test_image_size():
+    assert image_size("128x256") == (128, 256) and image_size("64X128") == (64, 128)
+    for text, message in (("128", "HEIGHTxWIDTH"), ("axb", "HEIGHTxWIDTH"), ("100x200", "multiples of 16"),
+                          ("0x16", "multiples of 16"), ("2048x16", "multiples of 16")):
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            image_size(text)

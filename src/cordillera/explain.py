@@ -4,7 +4,8 @@
 
 Prints the reasoning (text, parsed decision, gate probability), the plan's shape and the stage timings,
 and writes a picture of the cameras with the plan and its samples drawn on the ground; `--ask QUESTION`
-(repeatable) has the model answer scene questions about the same moment (`model.qa`). The scene up to t is
+(repeatable) has the model answer scene questions about the same moment (`model.qa`); a model with a
+perception head also prints (and puts in --json as "perception") what the head makes of it. The scene up to t is
 driven by `--driver` (default: the VLA itself). Heavy imports (torch) happen inside the handler.
 """
 
@@ -70,6 +71,17 @@ def _explain(args: argparse.Namespace) -> int:
             answers = answer(policy.model, Sample.from_observation(result.observation), args.ask)
         except ValueError as exc:
             raise UsageError(f"--ask: {exc}") from None
+    perceived = None
+    if policy.model.perception is not None:  # what the perception head makes of the same moment
+        import torch
+
+        from cordillera.model.processor import Sample
+        from cordillera.model.perception import describe
+
+        model = policy.model
+        batch = model.processor.collate([Sample.from_observation(result.observation)])
+        with torch.no_grad():
+            perceived = describe(model.perceive(batch, model.embed(batch)))[0]
     out = Path(args.out) if args.out else Path("out") / f"explain-{scenario.name.replace(':', '-')}-t{args.t:g}.png"
     image = result.save_image(out)
     if args.json:
@@ -80,12 +92,18 @@ def _explain(args: argparse.Namespace) -> int:
             "gate_probability": reasoning.gate_probability, "timings_s": reasoning.timings,
             "plan": result.plan.poses.tolist(), "image": str(image),
             "answers": [{"question": q, "answer": a} for q, a in zip(args.ask, answers)],
+            "perception": perceived,
         }))
     else:
         print(f"scenario {scenario.name} (seed {seed})")
         print(result.text)
         for question, reply in zip(args.ask, answers):
             print(f"Q: {question}\nA: {reply}")
+        if perceived is not None:
+            p = perceived
+            print(f"perceived: vehicle ahead {p['vehicle_ahead']:.2f} at {p['vehicle_distance_m']:.0f} m (stopped "
+                  f"{p['vehicle_stopped']:.2f}); crossing {p['crossing']:.2f}; signal {p['signal']} "
+                  f"({p['signal_probability']:.2f}); control {p['control']} ({p['control_probability']:.2f})")
         print(f"image: {image}")
     return 0
 

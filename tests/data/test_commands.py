@@ -34,6 +34,25 @@ def test_datagen_usage_errors(small_dataset, tmp_path, capsys):
         main(["datagen", "--episodes", "0", "--out", str(tmp_path / "y")])
     with pytest.raises(SystemExit):
         main(["datagen", "--episodes", "1", "--routine-rate", "2", "--out", str(tmp_path / "y")])
+    with pytest.raises(SystemExit):
+        main(["datagen", "--episodes", "1", "--image-size", "100x200", "--out", str(tmp_path / "y")])
+    # the rendering size and frame count are part of the dataset's config: a change is another dataset
+    assert main(["datagen", "--suite", "val", "--episodes", "2", "--seed", "0", "--routine-rate", "0.3",
+                 "--duration", "3.5", "--val-fraction", "0.5", "--image-size", "32x64", "--frames", "2",
+                 "--out", str(root)]) == 2
+    assert "holds another dataset" in capsys.readouterr().err
+
+
+def test_datagen_renders_the_size_and_frames_asked_for(tmp_path, capsys):
+    out = tmp_path / "small"
+    assert main(["datagen", "--suite", "val", "--episodes", "1", "--duration", "2.5", "--routine-rate", "0.3",
+                 "--image-size", "32x64", "--frames", "2", "--out", str(out), "--json"]) == 0
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert (info["rig"]["height"], info["rig"]["width"], info["rig"]["frames"]) == (32, 64, 2)
+    from cordillera.data import DrivingDataset
+
+    sample = DrivingDataset(out, "all")[0]
+    assert all(frames.shape == (2, 32, 64, 3) for frames in sample.cameras.values())
 
 
 def test_data_stats_prints_a_table_and_writes_plots(small_dataset, tmp_path, capsys):

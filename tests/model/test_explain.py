@@ -24,6 +24,7 @@ def test_explain_prints_reasoning_and_writes_picture(checkpoint, tmp_path, capsy
     assert len(report["plan"]) == 64 and all(len(p) == 3 for p in report["plan"])
     assert report["reasoned"] is True and set(report["decision"]) == {"longitudinal", "lateral"}
     assert out.stat().st_size > 1000 and report["image"] == str(out)
+    assert report["perception"] is None  # no perception head in this model
 
 
 def test_explain_answers_questions_about_the_same_moment(checkpoint, tmp_path, capsys):
@@ -39,6 +40,22 @@ def test_explain_answers_questions_about_the_same_moment(checkpoint, tmp_path, c
     assert "Q: Is the light red?" in text and "Q: What is ahead?" in text
     assert main(argv[:-4] + ["--ask", " "]) == 2
     assert "--ask" in capsys.readouterr().err
+
+
+def test_explain_shows_what_a_perception_head_sees(make_model, tiny_config, tmp_path, capsys):
+    from dataclasses import replace
+
+    from cordillera.model.config import PerceptionConfig
+
+    config = replace(tiny_config, perception=PerceptionConfig(enabled=True, queries=2, hidden_size=16, to_expert=True))
+    checkpoint = make_model(config).save_pretrained(tmp_path / "head")
+    argv = ["explain", "--checkpoint", str(checkpoint), "--scenario", "straight", "--t", "0.3", "--driver",
+            "lane_follower", "--samples", "1", "--out", str(tmp_path / "p.png")]
+    assert main(argv + ["--json"]) == 0
+    seen = json.loads(capsys.readouterr().out)["perception"]
+    assert 0.0 <= seen["vehicle_ahead"] <= 1.0 and seen["signal"] in ("none", "red", "yellow", "green", "dark")
+    assert main(argv) == 0
+    assert "perceived: vehicle ahead" in capsys.readouterr().out
 
 
 def test_explain_text_output_is_reproducible(checkpoint, tmp_path, capsys):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cordillera.scenarios.families import get_family
-from cordillera.teacher.qa import QUESTIONS, qa_pairs, question_kind
+from cordillera.teacher.qa import (CONTROL_CLASSES, QUESTIONS, SIGNAL_CLASSES, qa_pairs, question_kind,
+                                  scene_facts)
 from cordillera.world import sim
 from cordillera.world.roads.map import SignalState
 
@@ -72,3 +73,45 @@ def test_a_hidden_pedestrian_is_not_revealed():
 
     assert state.agents.names.index("pedestrian") not in seen_agents(state)
     assert "No one is crossing" in " ".join(_answers(state).values())
+
+
+def test_scene_facts_read_the_answers_back(red_light):
+    facts = scene_facts(qa_pairs(red_light, np.random.default_rng(0)))
+    assert facts.signal == SIGNAL_CLASSES.index("red") and facts.control == CONTROL_CLASSES.index("signal")
+    assert facts.crossing == 0.0 and np.isnan(facts.crossing_distance)
+    state = _drive("lead_emergency_brake", 0, 3)
+    pairs = qa_pairs(state, np.random.default_rng(0))
+    facts = scene_facts(pairs)
+    lead_answer = next(a for q, a in pairs if question_kind(q) == "vehicle ahead")
+    assert facts.lead == 1.0 and facts.lead_distance == float(lead_answer.split()[2]) and facts.lead_stopped == 0.0
+    # the phrasing drawn does not change the facts; a subset leaves the rest unknown
+    assert np.array_equal(scene_facts(qa_pairs(state, np.random.default_rng(5))).vector(), facts.vector(),
+                          equal_nan=True)
+    only_lead = scene_facts([p for p in pairs if question_kind(p[0]) == "vehicle ahead"]).vector()
+    assert not np.isnan(only_lead[:3]).any() and np.isnan(only_lead[3:]).all()
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("There is no vehicle ahead in our lane.", [0.0, np.nan, np.nan]),
+    ("A cone stands in our path 12 m ahead.", [1.0, 12.0, 1.0]),
+    ("The truck 31 m ahead in our lane is stopped (0.0 m/s).", [1.0, 31.0, 1.0]),
+    ("The car 8 m ahead in our lane is slowing (4.2 m/s).", [1.0, 8.0, 0.0]),
+])
+def test_scene_facts_of_lead_answers(answer, expected):
+    got = scene_facts([("What is the car in front doing?", answer)]).vector()[:3]
+    assert np.allclose(got, expected, equal_nan=True)
+
+
+def test_scene_facts_refuse_answers_the_teacher_cannot_write():
+    with pytest.raises(ValueError, match="signal"):
+        scene_facts([("What does the traffic light ahead show?", "The signal ahead is purple, 20 m away.")])
+    with pytest.raises(ValueError, match="distance"):
+        scene_facts([("Is anyone about to cross?", "Yes: a pedestrian somewhere.")])
+    with pytest.raises(ValueError, match="vehicle-ahead"):
+        scene_facts([("What is the car in front doing?", "Yield to the cyclist 12 m ahead.")])
+    assert np.isnan(scene_facts([("Is the road wet?", "Yes.")]).vector()).all()  # other questions are ignored
+    # strict=False (QA from another source): what cannot be read stays unknown, the rest is read
+    mixed = [("Is anyone about to cross?", "Yield to the pedestrian"),
+             ("What traffic control is ahead?", "A stop sign 20 m ahead: stop fully at the line.")]
+    facts = scene_facts(mixed, strict=False)
+    assert np.isnan(facts.crossing) and facts.control == CONTROL_CLASSES.index("stop")

@@ -55,6 +55,8 @@ def test_unknown_fields_are_named(tmp_path, text, message):
     ("optim: {beta2: 1.5}", "OptimConfig.beta2"),
     ("data: {batch_size: 0}", "DataConfig.batch_size must be an integer >= 1"),
     ("data: {workers: -1}", "DataConfig.workers"),
+    ("data: {augment: sometimes}", "DataConfig.augment must be true or false"),
+    ("model: {perception: {queries: 0}}", "perception"),
     ("precision: float16", "precision must be one of float32, bfloat16"),
     ("stages: []", "stages must be a non-empty list"),
     ("stages: [{name: a, steps: 10, losses: [text, kl]}]", "unknown loss 'kl'"),
@@ -90,10 +92,12 @@ def test_direct_construction_checks_values():
         StageConfig("a", 5, losses=())
 
 
-@pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml"])
+@pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml", "vla-small-perception.yaml"])
 def test_shipped_recipes_load(name):
     config = load_train_config(RECIPES / name)
     assert config.total_steps > 0
+    if name == "vla-small-perception.yaml":  # two processes of 8: the global batch of vla-small.yaml
+        assert config.model.perception.to_expert and config.data.augment and config.data.batch_size == 8
     if name == "action-only.yaml":
         assert config.data.reasoning is False and config.model.prompt.reasoning == "never"
         small = load_train_config(RECIPES / "vla-small.yaml")

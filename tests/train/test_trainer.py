@@ -11,7 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cordillera.model import CordilleraVLA
+from cordillera.model import CordilleraVLA, ModelConfig
+from cordillera.model.config import PerceptionConfig
 from cordillera.train import StageConfig, TrainError, learning_rate, train
 from cordillera.train.config import OptimConfig
 
@@ -43,7 +44,11 @@ def test_tiny_model_overfits_a_handful_of_samples(tmp_path):
 
 
 def test_resume_after_interruption_is_bit_identical(tmp_path, samples, val_samples):
-    config = tiny_train_config(6)
+    # with the perception head and image augmentation on, so their draws are covered by the resume too
+    model = replace(ModelConfig.tiny(), perception=PerceptionConfig(enabled=True, queries=2, hidden_size=16))
+    config = tiny_train_config(6, model=model, data=replace(tiny_train_config().data, augment=True))
+    facts = np.array([1.0, 12.0, 0.0, 0.0, np.nan, 0.0, 0.0], dtype=np.float32)
+    samples = [replace(s, facts=facts) for s in samples]
     whole = train(config, samples, val_samples, tmp_path / "whole", progress=False)
     cut = train(config, samples, val_samples, tmp_path / "cut", progress=False, stop_at_step=4)
     assert cut.final is None and cut.step == 4
@@ -215,3 +220,20 @@ def test_qa_pairs_keep_a_fixed_subset_per_sample_and_reach_the_tokenizer(samples
     assert repeated[0].qa == repeated[1].qa == kept[3] and repeated[2].qa == kept[0]
     assert "answer number 4" not in text_corpus(rich)
     assert "answer number 4" in text_corpus(rich, qa=True) and "question 0?" in text_corpus(rich, qa=True)
+
+
+def test_augmentation_changes_the_images_only_and_repeats_for_a_seed(samples):
+    from cordillera.train.augment import photometric
+
+    images = torch.from_numpy(np.stack([f[-1] for s in samples[:3] for f in s.cameras.values()])).permute(0, 3, 1, 2)
+    a = photometric(images, torch.Generator().manual_seed(1))
+    assert a.dtype == torch.uint8 and a.shape == images.shape and not torch.equal(a, images)
+    assert torch.equal(a, photometric(images, torch.Generator().manual_seed(1)))
+    assert not torch.equal(a, photometric(images, torch.Generator().manual_seed(2)))
+    # photometric only: a dark square on a bright field stays where it was
+    field = torch.full((1, 3, 32, 64), 200, dtype=torch.uint8)
+    field[..., 8:16, 20:30] = 30
+    out = photometric(field, torch.Generator().manual_seed(0)).float().mean(1)[0]
+    assert out[8:16, 20:30].mean() < 0.5 * out[20:, :].mean()
+    with pytest.raises(ValueError, match="uint8"):
+        photometric(images.float(), torch.Generator())

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cordillera.argtypes import at_least, positive, within
+from cordillera.argtypes import at_least, image_size, positive, within
 from cordillera.errors import UsageError
 
 __all__ = ["register"]
@@ -27,7 +27,8 @@ def _datagen(args: argparse.Namespace) -> int:
     try:
         config = DatagenConfig(suite=args.suite, episodes=args.episodes, seed=args.seed,
                                routine_rate=args.routine_rate, duration_s=args.duration, workers=args.workers,
-                               executor=args.executor, val_fraction=args.val_fraction)
+                               executor=args.executor, val_fraction=args.val_fraction,
+                               image_height=args.image_size[0], image_width=args.image_size[1], frames=args.frames)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -140,6 +141,9 @@ def register(sub) -> None:
                    help="simulated seconds per episode (default: the scenario's own length)")
     p.add_argument("--val-fraction", type=within(0.0, 1.0), default=0.1,
                    help="share of scenarios (family, seed) in the val split (default 0.1)")
+    p.add_argument("--image-size", type=image_size, default=(64, 128), metavar="HxW",
+                   help="rendered frame size, height x width (default 64x128, the model rig's)")
+    p.add_argument("--frames", type=at_least(1), default=4, help="frames per camera, 0.1 s apart (default 4)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_datagen)
 

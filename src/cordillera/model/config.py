@@ -21,7 +21,7 @@ from typing import Any
 from cordillera import constants as C
 
 __all__ = ["ALL_CAMERAS", "RigConfig", "VisionConfig", "BackboneConfig", "ExpertConfig", "ActionConfig",
-           "PromptConfig", "ModelConfig", "ConfigError"]
+           "PerceptionConfig", "PromptConfig", "ModelConfig", "ConfigError", "VISION_POOLS"]
 
 ALL_CAMERAS = (  # the PhysicalAI-AV 7-camera rig, in its index order: rows of the camera embedding
     "camera_cross_left_120fov",
@@ -82,6 +82,9 @@ class RigConfig:
             raise ConfigError(f"RigConfig.cameras: {unknown[0]!r} is not in camera_vocabulary")
 
 
+VISION_POOLS = ("avg", "avg+max")
+
+
 @dataclass(frozen=True)
 class VisionConfig:
     """Convolutional stem + pooled patch tokens, trained from scratch (no pretrained weights exist here)."""
@@ -90,6 +93,8 @@ class VisionConfig:
     channels: tuple[int, ...] = (32, 64, 128)  # per stage; every stage after the first halves the resolution
     token_grid: tuple[int, int] = (2, 4)  # tokens per image after average pooling (rows, cols): 8 tokens
     blocks: int = 0  # residual blocks (two 3x3 convs + skip) after each stage's downsampling; 0: the plain stem
+    pool: str = "avg"  # "avg": average-pool the feature map to the token grid; "avg+max": average and maximum
+    #                    side by side (a small object's response survives pooling), projected together
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -97,6 +102,8 @@ class VisionConfig:
         _positive_ints(self, ("patch_size",))
         if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0:
             raise ConfigError(f"VisionConfig.blocks must be an integer >= 0, got {self.blocks!r}")
+        if self.pool not in VISION_POOLS:
+            raise ConfigError(f"VisionConfig.pool must be one of {VISION_POOLS}, got {self.pool!r}")
         if not self.channels or any(not isinstance(c, int) or c <= 0 for c in self.channels):
             raise ConfigError(f"VisionConfig.channels must be positive integers, got {self.channels!r}")
         if len(self.token_grid) != 2 or any(not isinstance(g, int) or g <= 0 for g in self.token_grid):
@@ -219,8 +226,28 @@ class PromptConfig:
         return -(-self.route_waypoints // self.waypoints_per_token)
 
 
+@dataclass(frozen=True)
+class PerceptionConfig:
+    """The auxiliary perception head (model/perception.py): trained on the scene facts; at inference it runs
+    only when its predictions feed the expert (`to_expert`)."""
+
+    enabled: bool = False
+    queries: int = 4  # learned attention-pooling queries over a sample's image tokens
+    hidden_size: int = 128  # width of the MLP that predicts the facts
+    to_expert: bool = False  # the head's predictions (gradient stopped) join the expert's direct inputs
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "to_expert"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"PerceptionConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.to_expert and not self.enabled:
+            raise ConfigError("PerceptionConfig.to_expert needs the head: set enabled too")
+        _positive_ints(self, ("queries", "hidden_size"))
+
+
 _SECTIONS = {"rig": RigConfig, "vision": VisionConfig, "backbone": BackboneConfig, "expert": ExpertConfig,
-             "action": ActionConfig, "prompt": PromptConfig}
+             "action": ActionConfig, "prompt": PromptConfig,
+             "perception": PerceptionConfig}
 
 
 @dataclass(frozen=True)
@@ -231,6 +258,7 @@ class ModelConfig:
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     action: ActionConfig = field(default_factory=ActionConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
 
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
@@ -239,6 +267,9 @@ class ModelConfig:
         if self.expert.num_heads % self.backbone.num_kv_heads:
             raise ConfigError(f"ExpertConfig.num_heads ({self.expert.num_heads}) must be a multiple of "
                               f"BackboneConfig.num_kv_heads ({self.backbone.num_kv_heads})")
+        if self.perception.to_expert and not self.expert.direct_inputs:
+            raise ConfigError("PerceptionConfig.to_expert feeds the expert's direct inputs: needs "
+                              "ExpertConfig.direct_inputs")
         if self.rig.image_height % self.vision.stride or self.rig.image_width % self.vision.stride:
             raise ConfigError(f"RigConfig image size {self.rig.image_height}x{self.rig.image_width} must be a "
                               f"multiple of the vision stride {self.vision.stride}")

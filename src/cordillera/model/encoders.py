@@ -4,7 +4,7 @@
     >>> tokens = enc(images, camera, age)      # (M, 3, 64, 128) uint8 -> (M, 8, 256)
 
 Vision: a convolutional stem (patchify conv, then stride-2 convs with GroupNorm + SiLU, each stage optionally
-followed by residual blocks), average pooling
+followed by residual blocks), average pooling (or average and max pooling side by side, `VisionConfig.pool`)
 to the configured token grid ("token pooling": the token count per image is a config, independent of the
 resolution), a linear projection, and learned embeddings of the grid cell, the camera and the frame age.
 Trained from scratch: no pretrained vision weights exist offline.
@@ -38,7 +38,8 @@ class VisionEncoder(nn.Module):
             layers += [ResidualBlock(c_out) for _ in range(config.blocks)]
         self.stem = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(config.token_grid)
-        self.proj = nn.Linear(channels[-1], d_model)
+        self.max_pool = nn.AdaptiveMaxPool2d(config.token_grid) if config.pool == "avg+max" else None
+        self.proj = nn.Linear(channels[-1] * (2 if self.max_pool is not None else 1), d_model)
         self.cell = nn.Parameter(torch.zeros(config.tokens_per_image, d_model))
         self.camera = nn.Embedding(len(rig.camera_vocabulary), d_model)
         self.age = nn.Embedding(rig.num_frames, d_model)
@@ -49,7 +50,10 @@ class VisionEncoder(nn.Module):
     def forward(self, images: torch.Tensor, camera: torch.Tensor, age: torch.Tensor) -> torch.Tensor:
         """images (M, 3, H, W) uint8; camera, age (M,) long -> tokens (M, tokens_per_image, d_model)."""
         x = images.to(self.proj.weight.dtype) / 127.5 - 1.0
-        x = self.pool(self.stem(x))  # (M, C, gh, gw)
+        features = self.stem(x)
+        x = self.pool(features)  # (M, C, gh, gw)
+        if self.max_pool is not None:
+            x = torch.cat([x, self.max_pool(features)], dim=1)  # (M, 2 C, gh, gw)
         x = self.proj(x.flatten(2).transpose(1, 2))  # (M, gh * gw, d)
         return x + self.cell + (self.camera(camera) + self.age(age))[:, None, :]
 

@@ -40,7 +40,9 @@ from cordillera.model.action_space import (ACTION_LIMITS, ActionStats, actions_t
                                            trajectory_to_actions)
 from cordillera.model.route_frame import clip_route_actions, route_frame_actions
 from cordillera.model.config import ModelConfig
+from cordillera.model.perception import TARGETS as PERCEPTION_TARGETS
 from cordillera.model.tokenizer import TextTokenizer
+from cordillera.teacher.qa import scene_facts
 from cordillera.world.types import Observation
 
 __all__ = ["Sample", "Batch", "Processor", "SampleError", "IGNORE"]
@@ -66,6 +68,8 @@ class Sample:
     keyframe: gate label (a moment that calls for reasoning); None means `reasoning is not None`.
     qa: (question, answer) pairs about the scene (training): an auxiliary text target placed after the
         trajectory start, where the expert does not read it (it teaches the encoders what the scene holds).
+    facts: (7,) float targets of the perception head (`teacher.qa.SceneFacts.vector()`, NaN = unknown), or
+        None to read them from `qa` when a training batch is built (training).
     """
 
     cameras: Mapping[str, np.ndarray]
@@ -78,6 +82,7 @@ class Sample:
     reasoning: str | None = None
     keyframe: bool | None = None
     qa: tuple[tuple[str, str], ...] = ()
+    facts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         qa = tuple(tuple(pair) for pair in self.qa)
@@ -102,6 +107,11 @@ class Sample:
             if future.ndim != 2 or future.shape[1] != 3 or not np.all(np.isfinite(future)):
                 raise SampleError(f"future must be finite (64, 3), got {future.shape}")
             object.__setattr__(self, "future", future)
+        if self.facts is not None:
+            facts = np.asarray(self.facts, dtype=np.float32)
+            if facts.shape != (len(PERCEPTION_TARGETS),):
+                raise SampleError(f"facts must be ({len(PERCEPTION_TARGETS)},) floats, got {facts.shape}")
+            object.__setattr__(self, "facts", facts)
         if not np.isfinite(self.speed) or not np.isfinite(self.acceleration):
             raise SampleError(f"speed and acceleration must be finite, got {self.speed!r}, {self.acceleration!r}")
 
@@ -128,7 +138,8 @@ class Batch:
     (B, R, 2 * waypoints_per_token) float; v0 (B,) float [m/s].
     Training only: labels (B, L) long (IGNORE where no loss; label i is the token at i, predicted from i - 1);
     actions (B, 64, 2) normalised target actions; prefix_length (B,) long: tokens up to and including
-    <|traj_future_start|>, the part of the sequence the expert attends to.
+    <|traj_future_start|>, the part of the sequence the expert attends to; facts (B, 7) float perception
+    targets (NaN = unknown; `Sample.facts`, else read from the sample's QA pairs).
     """
 
     input_ids: torch.Tensor
@@ -144,6 +155,7 @@ class Batch:
     labels: torch.Tensor | None = None
     actions: torch.Tensor | None = None
     prefix_length: torch.Tensor | None = None
+    facts: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
@@ -293,6 +305,7 @@ class Processor:
             batch.labels = labels
             batch.actions = self.stats.normalize(torch.from_numpy(actions)).float()
             batch.prefix_length = torch.tensor([e.prefix_length for e in encoded], dtype=torch.long)
+            batch.facts = torch.from_numpy(np.stack([_facts(s) for s in samples]))
         return batch
 
     def target_actions(self, samples: list[Sample]) -> np.ndarray:
@@ -331,3 +344,12 @@ class Processor:
         if len(points) < needed:
             points = np.concatenate([points, np.repeat(points[-1:], needed - len(points), axis=0)])
         return (points / prompt.route_scale_m).reshape(prompt.route_tokens, -1).astype(np.float32)
+
+
+def _facts(sample: Sample) -> np.ndarray:
+    """The perception targets of a sample: given, else read from its QA pairs, else all unknown."""
+    if sample.facts is not None:
+        return sample.facts
+    if sample.qa:
+        return scene_facts(sample.qa, strict=False).vector()  # the parser lives beside the answers' writer
+    return np.full(len(PERCEPTION_TARGETS), np.nan, dtype=np.float32)

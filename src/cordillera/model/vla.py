@@ -40,6 +40,8 @@ from cordillera.model.backbone import Backbone, PrefixCache
 from cordillera.model.config import ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
 from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate
+from cordillera.model.perception import OUTPUTS as PERCEPTION_OUTPUTS
+from cordillera.model.perception import PerceptionHead, perception_loss
 from cordillera.model.processor import IGNORE, Batch, Processor
 from cordillera.model.reasoning import sample_token
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError, special_tokens_for
@@ -88,10 +90,12 @@ class CordilleraVLA(nn.Module):
         self.route = TokenMLP(2 * prompt.waypoints_per_token, prompt.route_tokens, d)
         self.backbone = Backbone(config.backbone, vocab)
         self.expert = ActionExpert(config.expert, config.backbone, action.horizon)
+        self.perception = PerceptionHead(config.perception, d) if config.perception.enabled else None
         self.expert_inputs = None
         if config.expert.direct_inputs:
             width = config.expert.hidden_size
             features = 4 * prompt.history_steps + 2 + 2 * prompt.waypoints_per_token * prompt.route_tokens
+            features += PERCEPTION_OUTPUTS if config.perception.to_expert else 0
             self.expert_inputs = nn.Sequential(nn.Linear(features, 2 * width), nn.SiLU(), nn.Linear(2 * width, width))
         ids = self.processor.ids
         allowed = torch.zeros(vocab, dtype=torch.bool)  # reasoning text: text tokens and <|cot_end|>
@@ -122,24 +126,38 @@ class CordilleraVLA(nn.Module):
                 embeds = embeds.masked_scatter(mask[..., None], values.to(embeds.dtype))
         return embeds
 
-    def expert_condition(self, batch: Batch) -> torch.Tensor | None:
-        """(B, expert width) summary of history, ego state and route the expert adds to its tokens, or None."""
+    def perceive(self, batch: Batch, embeds: torch.Tensor) -> torch.Tensor:
+        """The perception head's (B, 14) outputs for prompt embeddings (B, L, d) of `batch` (model/perception.py)."""
+        if self.perception is None:
+            raise ValueError("the model has no perception head (ModelConfig.perception.enabled is false)")
+        return self.perception(embeds, batch.input_ids == self.processor.ids["image_pad"])
+
+    def expert_condition(self, batch: Batch, embeds: torch.Tensor | None = None) -> torch.Tensor | None:
+        """(B, expert width) summary of history, ego state and route (and, with PerceptionConfig.to_expert,
+        the perception head's predictions on `embeds`, computed here when not given) the expert adds to its
+        tokens, or None."""
         if self.expert_inputs is None:
             return None
-        flat = torch.cat([batch.history.flatten(1), batch.ego_state, batch.route.flatten(1)], dim=1)
-        return self.expert_inputs(flat.to(self.expert_inputs[0].weight.dtype))
+        parts = [batch.history.flatten(1), batch.ego_state, batch.route.flatten(1)]
+        if self.config.perception.to_expert:
+            embeds = self.embed(batch) if embeds is None else embeds
+            parts.append(self.perceive(batch, embeds).detach())
+        flat = torch.cat([p.to(self.expert_inputs[0].weight.dtype) for p in parts], dim=1)
+        return self.expert_inputs(flat)
 
     # ---- training ---------------------------------------------------------------------------------
-    def teacher_forced(self, batch: Batch) -> tuple[torch.Tensor, PrefixCache]:
+    def teacher_forced(self, batch: Batch, embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, PrefixCache]:
         """One backbone pass over a right-padded batch with targets: hidden states (B, L, d) and the cache
-        the expert attends to (valid up to and including each sequence's <|traj_future_start|>)."""
+        the expert attends to (valid up to and including each sequence's <|traj_future_start|>). embeds:
+        the batch's `embed` output when the caller already has it."""
         if batch.labels is None or batch.actions is None or batch.prefix_length is None:
             raise ValueError("needs a batch with targets: Processor.collate(samples, targets=True)")
-        hidden, cache = self.backbone(self.embed(batch), batch.attention_mask, batch.position_ids)
+        embeds = self.embed(batch) if embeds is None else embeds
+        hidden, cache = self.backbone(embeds, batch.attention_mask, batch.position_ids)
         positions = torch.arange(batch.input_ids.shape[1], device=hidden.device)
         cache.valid = batch.attention_mask & (positions[None, :] < batch.prefix_length[:, None])
         cache.next_position = batch.prefix_length.clone()
-        cache.condition = self.expert_condition(batch)
+        cache.condition = self.expert_condition(batch, embeds)
         return hidden, cache
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None, detach_prefix: bool = False,
@@ -148,12 +166,15 @@ class CordilleraVLA(nn.Module):
 
         text: mean next-token cross-entropy over the reasoning text, its markers and (when on) the discrete
         trajectory tokens; gate: cross-entropy of the reasoning gate token; flow: flow-matching MSE of the
-        expert on the normalised target actions; total = text + gate + flow. detach_prefix stops the flow
-        loss's gradient at the backbone cache (Alpamayo's stage-2 setting); by default it trains the
-        backbone and encoders too. flow_samples: noise/time draws per sample for the flow loss (the expert
-        is cheap next to the backbone, so several draws per backbone pass lower the loss variance).
+        expert on the normalised target actions; perception: the auxiliary perception head's loss on
+        `batch.facts` (0 without a head, model/perception.py); total = text + gate + flow + perception.
+        detach_prefix stops the flow loss's gradient at the backbone cache (Alpamayo's stage-2 setting); by
+        default it trains the backbone and encoders too. flow_samples: noise/time draws per sample for the
+        flow loss (the expert is cheap next to the backbone, so several draws per backbone pass lower the
+        loss variance).
         """
-        hidden, cache = self.teacher_forced(batch)
+        embeds = self.embed(batch)
+        hidden, cache = self.teacher_forced(batch, embeds)
         targets = batch.labels[:, 1:]
         where = targets != IGNORE  # logits only where there is a label
         logits = self.backbone.logits(hidden[:, :-1][where])
@@ -168,7 +189,11 @@ class CordilleraVLA(nn.Module):
             cache = cache.repeat(flow_samples)
         flow = flow_matching_loss(self.expert, batch.actions.repeat_interleave(flow_samples, 0), cache,
                                   self.backbone.rope, generator)
-        return {"total": text + gate + flow, "text": text, "gate": gate, "flow": flow}
+        perception = zero
+        if self.perception is not None and batch.facts is not None:
+            perception = perception_loss(self.perceive(batch, embeds), batch.facts)["perception"]
+        return {"total": text + gate + flow + perception, "text": text, "gate": gate, "flow": flow,
+                "perception": perception}
 
     # ---- inference --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -194,6 +219,7 @@ class CordilleraVLA(nn.Module):
         ids, timings = self.processor.ids, {}
         start = time.perf_counter()
         embeds = self.embed(batch)
+        condition = self.expert_condition(batch, embeds)
         size = batch.size
         # "always" knows it will reason: prefill <|cot_start|> with the prompt; otherwise prefill
         # <|traj_future_start|>, which is all the expert needs when no reasoning follows.
@@ -205,7 +231,7 @@ class CordilleraVLA(nn.Module):
 
         start = time.perf_counter()
         hidden, cache = self.backbone(embeds, mask, positions)
-        cache.condition = self.expert_condition(batch)
+        cache.condition = condition
         gate_logits = self.backbone.logits(hidden[:, -2])[:, [ids["cot_start"], ids["traj_future_start"]]]
         gate = torch.softmax(gate_logits.float(), dim=-1)[:, 0]  # P(reasoning), read at <|prompt_end|>
         last_hidden = hidden[:, -1].clone()  # output at the appended token

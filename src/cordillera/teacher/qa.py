@@ -15,10 +15,16 @@ Five questions, each asked in one of a few phrasings drawn from the Generator, i
 - the traffic control ahead (stop sign, yield sign, signal), or none.
 Answers about other road users use only what the front camera saw in the last 2 s (`teacher.scene.seen_agents`),
 so an answer never reveals a hidden pedestrian the student could not know about. Deterministic for a seed.
+
+`scene_facts(pairs)` reads the answers back into numbers (a vehicle in our path, its distance, whether it
+stands; someone crossing and how far; the signal and traffic-control class): the targets of the model's
+perception head (model/perception.py), kept here beside the sentences they parse.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +33,8 @@ from cordillera.teacher.scene import controls_ahead, describe_agent, seen_agents
 from cordillera.world.agents import STATIC_TYPES, VRU_TYPES
 from cordillera.world.roads.map import Control
 
-__all__ = ["QAConfig", "QUESTIONS", "qa_pairs", "question_kind"]
+__all__ = ["QAConfig", "QUESTIONS", "qa_pairs", "question_kind", "SceneFacts", "scene_facts", "SIGNAL_CLASSES",
+           "CONTROL_CLASSES"]
 
 _VRU = {int(t) for t in VRU_TYPES}
 _STATIC = {int(t) for t in STATIC_TYPES}
@@ -140,3 +147,85 @@ def qa_pairs(state, rng: np.random.Generator, config: QAConfig | None = None) ->
              (_pick(rng, _Q_CONTROL), _control_answer(state, cfg))]
     order = rng.permutation(len(pairs))
     return [pairs[int(k)] for k in order]
+
+
+# ---- reading the answers back: the facts a perception head is trained on --------------------------------
+SIGNAL_CLASSES = ("none", "red", "yellow", "green", "dark")  # SceneFacts.signal index
+CONTROL_CLASSES = ("none", "stop", "yield", "signal")  # SceneFacts.control index
+_DISTANCE = re.compile(r"(\d+) m (?:ahead|away)")
+
+
+@dataclass(frozen=True)
+class SceneFacts:
+    """What a sample's five answers state, as numbers; NaN where the answers do not say (the question is
+    missing, or the fact is undefined: no distance when nothing is there). Distances in metres, rounded as
+    the answers round them; signal / control are indices into SIGNAL_CLASSES / CONTROL_CLASSES."""
+
+    lead: float = math.nan  # 1: a vehicle or object in our path within the lead horizon, 0: the lane is clear
+    lead_distance: float = math.nan
+    lead_stopped: float = math.nan  # 1: it stands still
+    crossing: float = math.nan  # 1: someone is crossing or about to cross our path
+    crossing_distance: float = math.nan
+    signal: float = math.nan
+    control: float = math.nan
+
+    def vector(self) -> np.ndarray:
+        """(7,) float32 in field order."""
+        return np.array([self.lead, self.lead_distance, self.lead_stopped, self.crossing, self.crossing_distance,
+                         self.signal, self.control], dtype=np.float32)
+
+
+def _distance(answer: str) -> float:
+    found = _DISTANCE.search(answer)
+    if found is None:
+        raise ValueError(f"no distance in answer {answer!r}")
+    return float(found.group(1))
+
+
+def scene_facts(pairs, strict: bool = True) -> SceneFacts:
+    """SceneFacts of (question, answer) pairs written by `qa_pairs` (any subset, any order). Questions of
+    another kind are ignored; an answer this module could not have written raises ValueError, or with
+    strict=False leaves its facts unknown (QA pairs from another source)."""
+    facts: dict[str, float] = {}
+    for question, answer in pairs:
+        try:
+            facts.update(_facts_of(question_kind(question), answer))
+        except ValueError:
+            if strict:
+                raise
+    return SceneFacts(**facts)
+
+
+def _facts_of(kind: str | None, answer: str) -> dict[str, float]:
+    facts: dict[str, float] = {}
+    if kind == "vehicle ahead":
+        present = not answer.startswith("There is no vehicle ahead")
+        if present and " ahead in our lane is " not in answer and " stands in our path " not in answer:
+            raise ValueError(f"unexpected vehicle-ahead answer {answer!r}")
+        facts["lead"] = float(present)
+        if present:
+            facts["lead_distance"] = _distance(answer)
+            facts["lead_stopped"] = float(" stands in our path " in answer or " is stopped " in answer)
+    elif kind == "crossing":
+        present = answer.startswith("Yes: ")
+        if not present and not answer.startswith("No one is crossing"):
+            raise ValueError(f"unexpected crossing answer {answer!r}")
+        facts["crossing"] = float(present)
+        if present:
+            facts["crossing_distance"] = _distance(answer)
+    elif kind == "signal":
+        if answer.startswith("There is no traffic signal"):
+            facts["signal"] = 0.0
+        else:
+            word = "dark" if answer.startswith("The signal ahead is dark") else answer.split(",")[0].split()[-1]
+            if word not in SIGNAL_CLASSES[1:]:
+                raise ValueError(f"unexpected signal answer {answer!r}")
+            facts["signal"] = float(SIGNAL_CLASSES.index(word))
+    elif kind == "traffic control":
+        starts = {"No stop line": "none", "A stop sign": "stop", "A yield sign": "yield",
+                  "A dark signal": "signal", "A traffic signal": "signal"}
+        word = next((value for prefix, value in starts.items() if answer.startswith(prefix)), None)
+        if word is None:
+            raise ValueError(f"unexpected traffic control answer {answer!r}")
+        facts["control"] = float(CONTROL_CLASSES.index(word))
+    return facts

@@ -26,7 +26,8 @@ from cordillera.model.config import ConfigError as ModelConfigError
 __all__ = ["TrainConfig", "DataConfig", "OptimConfig", "StageConfig", "ValidationConfig", "CheckpointConfig",
            "TrainConfigError", "load_train_config", "LOSS_TERMS", "PRECISIONS"]
 
-LOSS_TERMS = ("text", "gate", "flow")  # CordilleraVLA.loss terms; "text" includes discrete trajectory tokens
+LOSS_TERMS = ("text", "gate", "flow", "perception")  # CordilleraVLA.loss terms; "text" includes discrete
+#                                                       trajectory tokens; "perception" is 0 without a head
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -61,6 +62,7 @@ class DataConfig:
     repeat_moving_off: int = 1
     repeat_speeding_up: int = 1
     qa_pairs: int = 0  # scene QA pairs per sample trained as an auxiliary answer target (0: none)
+    augment: bool = False  # photometric augmentation of the training images (train/augment.py)
 
     def __post_init__(self) -> None:
         _check_int(self, "batch_size")
@@ -70,8 +72,9 @@ class DataConfig:
         _check_int(self, "repeat_moving_off")
         _check_int(self, "repeat_speeding_up")
         _check_int(self, "qa_pairs", 0)
-        if not isinstance(self.reasoning, bool):
-            raise TrainConfigError(f"DataConfig.reasoning must be true or false, got {self.reasoning!r}")
+        for name in ("reasoning", "augment"):
+            if not isinstance(getattr(self, name), bool):
+                raise TrainConfigError(f"DataConfig.{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

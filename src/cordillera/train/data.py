@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from cordillera.model.action_space import ACTION_LIMITS, ActionStats, trajectory_to_actions
 from cordillera.model.config import ActionConfig
 from cordillera.model.processor import Batch, Processor, Sample
+from cordillera.teacher.qa import scene_facts
 
 __all__ = ["StepBatchSampler", "make_loader", "Collator", "SampleView", "text_corpus", "action_stats",
            "data_fingerprint", "seed_everything_from", "DataError", "oversampling"]
@@ -101,6 +102,8 @@ class SampleView(Dataset):
         sample = self.samples[position]
         if not self.reasoning and (sample.reasoning is not None or sample.keyframe):
             sample = replace(sample, reasoning=None, keyframe=False)
+        if sample.facts is None and sample.qa:  # the perception targets read all pairs, before the cut below
+            sample = replace(sample, facts=scene_facts(sample.qa, strict=False).vector())
         if len(sample.qa) > self.qa_pairs:
             keep = np.sort(np.random.default_rng(position).permutation(len(sample.qa))[: self.qa_pairs])
             sample = replace(sample, qa=tuple(sample.qa[k] for k in keep))

@@ -52,8 +52,8 @@ class MetricsLog:
 
 
 _PANELS = (  # (title, split, keys)
-    ("training loss", "train", ("loss/total", "loss/text", "loss/gate", "loss/flow")),
-    ("validation loss", "val", ("loss/total", "loss/text", "loss/gate", "loss/flow")),
+    ("training loss", "train", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception")),
+    ("validation loss", "val", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception")),
     ("open-loop minADE [m] (val)", "val", ("min_ade", "min_ade@1.0s", "min_ade@3.0s")),
     ("learning rate", "train", ("lr",)),
 )

@@ -163,7 +163,8 @@ def token_logprobs(model, batch: Batch, prefix_length: torch.Tensor, temperature
     """Teacher-forced log-probabilities (G, L - 1) of every next token under the reasoning policy (text tokens
     and <|cot_end|> at `temperature`), and the prefix cache the expert attends to (valid up to each sequence's
     <|traj_future_start|>; detached when asked)."""
-    hidden, cache = model.backbone(model.embed(batch), batch.attention_mask, batch.position_ids)
+    embeds = model.embed(batch)
+    hidden, cache = model.backbone(embeds, batch.attention_mask, batch.position_ids)
     logits = model.backbone.logits(hidden[:, :-1]).float() / temperature  # (G, L - 1, V)
     logits = logits.masked_fill(~model.text_allowed, float("-inf"))
     targets = batch.input_ids[:, 1:]
@@ -172,7 +173,7 @@ def token_logprobs(model, batch: Batch, prefix_length: torch.Tensor, temperature
     positions = torch.arange(batch.input_ids.shape[1])
     cache.valid = batch.attention_mask & (positions[None, :] < prefix_length[:, None])
     cache.next_position = prefix_length.clone()
-    cache.condition = model.expert_condition(batch)
+    cache.condition = model.expert_condition(batch, embeds)
     return logp, cache.detach() if detach_cache else cache
 
 

@@ -29,7 +29,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -43,6 +43,7 @@ from cordillera.model.processor import Sample
 from cordillera.model.tokenizer import TextTokenizer, train_tokenizer
 from cordillera.model.vla import CordilleraVLA
 from cordillera.train import distributed
+from cordillera.train.augment import photometric
 from cordillera.train.config import LOSS_TERMS, TrainConfig
 from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
                                    make_loader, oversampling, seed_everything_from, text_corpus)
@@ -53,6 +54,7 @@ from cordillera.train.state import (StateError, first_difference, load_training_
 __all__ = ["train", "TrainResult", "TrainError", "learning_rate", "RUN_FORMAT"]
 
 RUN_FORMAT = 1
+AUGMENT_STREAM = 7  # seed part of the augmentation generator (rank, step, 7), apart from the flow noise (rank, step)
 RUN, TOKENIZER, METRICS, CURVES, FINAL = "run.json", "tokenizer.json", "metrics.jsonl", "curves.png", "final"
 
 
@@ -293,6 +295,9 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
             lr = learning_rate(config, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if config.data.augment:  # its own stream, so the flow noise is the same with and without
+                batch = replace(batch, images=photometric(batch.images, seed_everything_from(config.seed, context.rank,
+                                                                                             step, AUGMENT_STREAM)))
             with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
                 losses = objective(batch, seed_everything_from(config.seed, context.rank, step), stage.losses,
                                    stage.detach_prefix, stage.flow_samples)
