@@ -5,8 +5,8 @@
     python benchmarks/perception_probe.py --data D --checkpoint RUN/final   # a trained model's head on val
 
 Each variant is the model's `VisionEncoder` (default stem, d = 256) with the token pooling named
-(`avg-2x4`: the default, 8 tokens per image; `avgmax-2x4`: average and max pooling side by side; `avg-4x8`:
-no pooling, 32 tokens) and the auxiliary `PerceptionHead`, trained from scratch with AdamW for `--steps`
+(`avg-2x4`: the default, 8 tokens per image; `avgmax-2x4`: average and max pooling side by side; `avg-4x8`
+and `avgmax-4x8`: 32 tokens, no pooling at 64x128) and the auxiliary `PerceptionHead`, trained from scratch with AdamW for `--steps`
 steps of `--batch` samples on the newest frame of every camera of the train split (at the dataset's
 resolution: `cordillera datagen --image-size 128x256` makes a high-resolution one), then scored on val
 samples: lead-vehicle presence (accuracy and AUROC; near_lead_auroc: leads within 30 m against a clear
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from cordillera.data import DrivingDataset
-from cordillera.model.config import RigConfig, VisionConfig
+from cordillera.model.config import PerceptionConfig, RigConfig, VisionConfig
 from cordillera.model.encoders import VisionEncoder
-from cordillera.model.perception import DISTANCE_SCALE_M, PerceptionConfig, PerceptionHead, perception_loss
+from cordillera.model.perception import DISTANCE_SCALE_M, PerceptionHead, perception_loss
 from cordillera.teacher.qa import scene_facts
 from cordillera.train.augment import photometric
 

@@ -1,0 +1,61 @@
+"""benchmarks/perception_probe.py: its scores by hand (AUROC, priors, near-lead rows) and a tiny training run."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cordillera.model.config import VisionConfig
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "perception_probe.py"
+
+
+@pytest.fixture(scope="module")
+def probe():
+    spec = importlib.util.spec_from_file_location("perception_probe", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_auroc_by_hand(probe):
+    labels = np.array([1, 1, 0, 0])
+    assert probe.auroc(np.array([0.9, 0.8, 0.1, 0.2]), labels) == 1.0
+    assert probe.auroc(np.array([0.1, 0.2, 0.9, 0.8]), labels) == 0.0
+    # pairs (pos, neg): (0.9, 0.5) win, (0.9, 0.1) win, (0.5, 0.5) tie, (0.5, 0.1) win -> 3.5 / 4
+    assert probe.auroc(np.array([0.9, 0.5, 0.5, 0.1]), labels) == 0.875
+    assert math.isnan(probe.auroc(np.array([0.3, 0.4]), np.array([1, 1])))
+
+
+def test_evaluate_against_priors_by_hand(probe):
+    nan = math.nan
+    # facts: lead, distance, stopped, crossing, crossing distance, signal, control
+    train = np.array([[0, nan, nan, 0, nan, 0, 0]] * 3 + [[1, 20, 0, 1, 5, 1, 1]], dtype=np.float32)
+    facts = np.array([[1, 10, 1, 0, nan, 1, 0], [0, nan, nan, 0, nan, 0, 0], [1, 50, 0, 1, 8, 0, 1]],
+                     dtype=np.float32)
+    outputs = np.zeros((3, 14), dtype=np.float32)
+    outputs[:, 0] = [2.0, -1.0, -0.5]  # lead logits: right, right, wrong at 0 (but above the clear lane's)
+    outputs[:, 1] = [0.25, 0.0, 1.0]  # 10 m and 40 m predicted
+    outputs[0, 5 + 1] = 3.0  # signal "red" for the first, "none" (argmax of zeros) for the others
+    got = probe.evaluate(outputs, facts, train)
+    assert got["lead_acc"] == pytest.approx(2 / 3) and got["lead_prior"] == pytest.approx(1 / 3)  # prior: "no lead"
+    assert got["lead_auroc"] == 1.0  # positives 2.0 and -0.5 both above the negative -1.0
+    assert got["near_lead_auroc"] == 1.0  # the 50 m lead is left out: 2.0 against -1.0
+    assert got["lead_distance_mae_m"] == pytest.approx((0.0 + 10.0) / 2)  # |10 - 10|, |40 - 50|
+    assert got["lead_distance_prior_m"] == pytest.approx((10.0 + 30.0) / 2)  # train median 20 m
+    assert got["signal_acc"] == 1.0 and got["signal_prior"] == pytest.approx(2 / 3)
+
+
+def test_a_tiny_probe_trains_and_scores(probe):
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (12, 2, 3, 32, 64), dtype=torch.uint8)
+    facts = torch.tensor([[k % 2, 10.0 if k % 2 else math.nan] + [math.nan] * 5 for k in range(12)])
+    vision = VisionConfig(patch_size=4, channels=(8, 16), token_grid=(2, 2))
+    outputs, seen, seconds = probe.train_variant(vision, images, facts, images[:4], steps=3, batch=4, seed=0,
+                                                 augment=True)
+    assert outputs.shape == (4, 14) and seen.shape == (12, 14) and np.isfinite(outputs).all() and seconds > 0
