@@ -261,7 +261,9 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
         from torch.nn.parallel import DistributedDataParallel
 
         # a stage without some loss term, or with a detached cache, leaves parameters without a gradient
-        partial = any(set(s.losses) != set(LOSS_TERMS) or s.detach_prefix for s in config.stages)
+        # ("perception" only counts when the model has the head)
+        terms = set(LOSS_TERMS) - (set() if model.perception is not None else {"perception"})
+        partial = any(not terms <= set(s.losses) or s.detach_prefix for s in config.stages)
         objective = DistributedDataParallel(objective, find_unused_parameters=partial)
 
     log = MetricsLog(out / METRICS, resume_step=step if resume else None) if context.is_main else None
