@@ -29,6 +29,8 @@ import torch
 
 from cordillera.data import DrivingDataset
 from cordillera.model.config import PerceptionConfig, RigConfig, VisionConfig
+from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
+from cordillera.model.dense import dense_loss, depth_classes
 from cordillera.model.encoders import VisionEncoder
 from cordillera.model.perception import DISTANCE_SCALE_M, PerceptionHead, perception_loss
 from cordillera.teacher.qa import scene_facts
@@ -40,15 +42,20 @@ VARIANTS = {"avg-2x4": VisionConfig(), "avgmax-2x4": VisionConfig(pool="avg+max"
             "avg-4x8": VisionConfig(token_grid=(4, 8)), "avgmax-4x8": VisionConfig(pool="avg+max", token_grid=(4, 8))}
 
 
-def load(dataset: DrivingDataset, count: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, C, 3, H, W) uint8 newest frames of `count` random samples and their (N, 7) facts."""
+def load(dataset: DrivingDataset, count: int, rng: np.random.Generator,
+         grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, C, 3, H, W) uint8 newest frames of `count` random samples, their (N, 7) facts and (N, C, gh, gw)
+    dense classes (model/dense.py; -1 where the dataset has no render codes)."""
     picks = np.sort(rng.choice(len(dataset), size=min(count, len(dataset)), replace=False))
-    images, facts = [], []
+    images, facts, dense = [], [], []
     for i in picks:
         sample = dataset[int(i)]
         images.append(np.stack([frames[-1] for frames in sample.cameras.values()]))
         facts.append(scene_facts(sample.qa).vector())
-    return torch.from_numpy(np.stack(images)).permute(0, 1, 4, 2, 3).contiguous(), torch.from_numpy(np.stack(facts))
+        dense.append(np.stack([depth_classes(sample.depth[name], grid) if sample.depth else np.full(grid, -1)
+                               for name in sample.cameras]))
+    return (torch.from_numpy(np.stack(images)).permute(0, 1, 4, 2, 3).contiguous(), torch.from_numpy(np.stack(facts)),
+            torch.from_numpy(np.stack(dense)).long())
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -87,11 +94,13 @@ def evaluate(outputs: np.ndarray, facts: np.ndarray, train_facts: np.ndarray) ->
 
 
 def train_variant(vision: VisionConfig, images: torch.Tensor, facts: torch.Tensor, val_images: torch.Tensor,
-                  steps: int, batch: int, seed: int, augment: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+                  steps: int, batch: int, seed: int, augment: bool = False,
+                  dense: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Train encoder + head; with `dense` (N, C, gh, gw) classes the encoder's dense head and its loss too."""
     torch.manual_seed(seed)
     cameras = images.shape[1]
     rig = RigConfig(num_frames=1)
-    encoder = VisionEncoder(vision, rig, 256)
+    encoder = VisionEncoder(vision, rig, 256, DENSE_CLASSES if dense is not None else 0)
     head = PerceptionHead(PerceptionConfig(enabled=True), 256)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
@@ -99,11 +108,14 @@ def train_variant(vision: VisionConfig, images: torch.Tensor, facts: torch.Tenso
     order = np.random.default_rng(seed)
     noise = torch.Generator().manual_seed(seed)
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor, with_dense: bool = False):
         n = x.shape[0]
-        tokens = encoder(x.flatten(0, 1), camera_ids.repeat(n), torch.zeros(n * cameras, dtype=torch.long))
+        tokens = encoder(x.flatten(0, 1), camera_ids.repeat(n), torch.zeros(n * cameras, dtype=torch.long),
+                         dense=with_dense)
+        tokens, logits = tokens if with_dense else (tokens, None)
         tokens = tokens.reshape(n, -1, tokens.shape[-1])
-        return head(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool))
+        out = head(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool))
+        return (out, logits) if with_dense else out
 
     start = time.perf_counter()
     for step in range(steps):
@@ -113,7 +125,11 @@ def train_variant(vision: VisionConfig, images: torch.Tensor, facts: torch.Tenso
         x = images[idx]
         if augment:
             x = photometric(x.flatten(0, 1), noise).reshape(x.shape)
-        loss = perception_loss(forward(x), facts[idx])["perception"]
+        if dense is not None:
+            out, logits = forward(x, with_dense=True)
+            loss = perception_loss(out, facts[idx])["perception"] + dense_loss(logits, dense[idx].flatten(0, 1))
+        else:
+            loss = perception_loss(forward(x), facts[idx])["perception"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -157,6 +173,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", action="store_true", help="photometric augmentation (train/augment.py)")
+    parser.add_argument("--dense", action="store_true",
+                        help="also train the dense object-distance head on the dataset's render codes (model/dense.py)")
     parser.add_argument("--checkpoint", help="score this trained model's perception head instead of training")
     parser.add_argument("--every", type=int, default=3, help="with --checkpoint: every k-th val sample")
     parser.add_argument("--json", action="store_true")
@@ -166,13 +184,19 @@ def main() -> None:
         row = score_checkpoint(args.checkpoint, args.data, args.val_samples, args.every)
         print(json.dumps(row) if args.json else "\n".join(f"{k}: {v:.3f}" for k, v in row.items()))
         return
-    rng = np.random.default_rng(args.seed)
-    images, facts = load(DrivingDataset(args.data, "train"), args.train_samples, rng)
-    val_images, val_facts = load(DrivingDataset(args.data, "val"), args.val_samples, rng)
+    train_set = DrivingDataset(args.data, "train")
+    height, width = train_set.frame_shape[1:3]
     rows = {}
     for name in args.variants:
-        outputs, seen, seconds = train_variant(VARIANTS[name], images, facts, val_images, args.steps, args.batch,
-                                               args.seed, args.augment)
+        vision = VARIANTS[name]
+        grid = (-(-height // vision.stride), -(-width // vision.stride))
+        rng = np.random.default_rng(args.seed)  # the same samples for every variant
+        images, facts, dense = load(train_set, args.train_samples, rng, grid)
+        val_images, val_facts, _ = load(DrivingDataset(args.data, "val"), args.val_samples, rng, grid)
+        if args.dense and not bool((dense >= 0).any()):
+            raise SystemExit(f"{args.data}: no render codes to train the dense head on (regenerate with datagen)")
+        outputs, seen, seconds = train_variant(vision, images, facts, val_images, args.steps, args.batch,
+                                               args.seed, args.augment, dense if args.dense else None)
         fit = evaluate(seen, facts[: len(seen)].numpy(), facts.numpy())  # on training samples: fit, not skill
         rows[name] = {"train_s": round(seconds, 1), **evaluate(outputs, val_facts.numpy(), facts.numpy()),
                       "train_lead_auroc": fit["lead_auroc"], "train_near_lead_auroc": fit["near_lead_auroc"]}

@@ -23,6 +23,7 @@ def test_round_trip_samples(small_dataset):
     assert len(ds) == info["samples"] > 0
     assert info["complete"] and info["version"] == 1 and info["rig"]["cameras"] == list(C.CAMERA_NAMES)
     assert isinstance(ds.stats, ActionStats)
+    seen_objects = 0
     for i in range(len(ds)):
         sample, record = ds[i], ds.record(i)
         assert isinstance(sample, Sample)
@@ -42,6 +43,13 @@ def test_round_trip_samples(small_dataset):
         assert record["family"] == record["episode"].split(":")[0]
         assert record["split"] == split_of(record["family"], record["seed"], 0.5)
         assert isinstance(record["qa"], list) and sample.qa == tuple(tuple(pair) for pair in record["qa"])
+        # the privileged render codes of each camera's newest frame: objects where the newest frame shows them
+        assert list(sample.depth) == list(C.CAMERA_NAMES) and "depth" not in record
+        for name, codes in sample.depth.items():
+            assert codes.shape == (64, 128) and codes.dtype == np.uint8
+        objects = sum(int(((c >= 1) & (c <= 253)).sum()) for c in sample.depth.values())
+        seen_objects += objects > 0
+    assert seen_objects > 0  # these scenarios have traffic in view
     stats = json.loads((root / "meta" / "stats.json").read_text())
     assert ActionStats.from_dict(stats["actions"]) == ds.stats
     assert stats["speed"]["max"] >= stats["speed"]["min"] >= 0.0

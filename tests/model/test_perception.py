@@ -175,3 +175,27 @@ def test_describe_reads_the_outputs():
     assert got["vehicle_ahead"] == pytest.approx(0.881, abs=1e-3) and got["vehicle_distance_m"] == 12.0
     assert got["signal"] == "red" and got["signal_probability"] > 0.8
     assert got["control"] == "none" and got["control_probability"] == 0.25  # uniform over 4
+
+
+def test_dense_head_loss_joins_the_perception_term_and_survives_save(make_sample, tiny_config, tokenizer, tmp_path):
+    from cordillera.world.render.appearance import depth_code
+
+    config = replace(tiny_config, perception=PerceptionConfig(dense=True))  # dense target without the facts head
+    torch.manual_seed(0)
+    model = CordilleraVLA(config, tokenizer).train()
+    rig = config.rig
+    sample = make_sample(0)
+    plain = model.loss(model.processor.collate([sample], targets=True))
+    assert float(plain["perception"].detach()) == 0.0  # no codes: nothing to learn, but still in the graph
+    codes = np.zeros((rig.image_height, rig.image_width), dtype=np.uint8)
+    codes[:, : rig.image_width // 2] = depth_code(30.0)
+    batch = model.processor.collate([replace(sample, depth={name: codes for name in sample.cameras})], targets=True)
+    losses = model.loss(batch)
+    assert float(losses["perception"].detach()) > 0.5  # an untrained head: about log(6) per cell
+    losses["perception"].backward()
+    assert model.vision.dense.weight.grad.abs().sum() > 0 and model.vision.stem[0].weight.grad.abs().sum() > 0
+    assert model.perception is None
+    model.save_pretrained(tmp_path / "m")
+    loaded = CordilleraVLA.from_pretrained(tmp_path / "m")
+    assert loaded.config.perception.dense and loaded.vision.dense is not None
+    assert torch.equal(loaded.vision.dense.weight, model.vision.dense.weight)

@@ -59,3 +59,18 @@ def test_a_tiny_probe_trains_and_scores(probe):
     outputs, seen, seconds = probe.train_variant(vision, images, facts, images[:4], steps=3, batch=4, seed=0,
                                                  augment=True)
     assert outputs.shape == (4, 14) and seen.shape == (12, 14) and np.isfinite(outputs).all() and seconds > 0
+    # with the dense target: the same outputs' shapes, and the dense head changes what the encoder learns
+    dense = torch.randint(-1, 6, (12, 2, 4, 8))  # stride 8 at 32 x 64: a 4 x 8 grid per camera
+    with_dense, _, _ = probe.train_variant(vision, images, facts, images[:4], steps=3, batch=4, seed=0,
+                                           augment=True, dense=dense)
+    assert with_dense.shape == (4, 14) and not np.allclose(with_dense, outputs)
+
+
+def test_probe_reads_dense_classes_from_a_real_dataset(probe, small_dataset):
+    from cordillera.data import DrivingDataset
+
+    root, _ = small_dataset
+    dataset = DrivingDataset(root, "all")
+    images, facts, dense = probe.load(dataset, 4, np.random.default_rng(0), (4, 8))
+    assert images.shape == (4, 4, 3, 64, 128) and facts.shape == (4, 7) and dense.shape == (4, 4, 4, 8)
+    assert int(dense.min()) >= 0 and int(dense.max()) <= 5 and bool((dense > 0).any())  # objects in view

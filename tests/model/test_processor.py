@@ -129,3 +129,32 @@ def test_errors(processor, make_sample):
         Sample({}, np.zeros((16, 3)), 1.0, np.zeros((0, 2)))
     with pytest.raises(SampleError, match="at least one sample"):
         processor.collate([])
+
+
+def test_depth_targets_follow_the_image_order(tiny_config, tokenizer, make_sample):
+    from dataclasses import replace
+
+    from cordillera.model.config import PerceptionConfig
+    from cordillera.world.render.appearance import depth_code
+
+    config = replace(tiny_config, perception=PerceptionConfig(dense=True))
+    processor = Processor(config, tokenizer, ActionStats())
+    grid = processor.dense_grid()
+    rig = config.rig
+    sample = make_sample(frames=2)
+    name = sorted(sample.cameras, key=processor.camera_index.__getitem__)[1]  # the second camera in the prompt
+    codes = np.zeros((rig.image_height, rig.image_width), dtype=np.uint8)
+    codes[: rig.image_height // grid[0], : rig.image_width // grid[1]] = depth_code(15.0)  # top-left cell
+    with_depth = replace(sample, depth={name: codes})
+    batch = processor.collate([sample, with_depth], targets=True)
+    frames = min(2, rig.num_frames)
+    assert batch.depth.shape == (len(batch.images), *grid) and len(batch.images) == 2 * len(sample.cameras) * frames
+    known = (batch.depth >= 0).flatten(1).all(1)
+    # only the second sample's second camera, newest frame (age 0) has a target
+    target = len(sample.cameras) * frames + 2 * frames - 1
+    assert known.nonzero().flatten().tolist() == [target] and int(batch.image_age[target]) == 0
+    assert int(batch.depth[target, 0, 0]) == 2 and int(batch.depth[target].sum()) == 2  # 10-20 m, one cell
+    assert processor.collate([sample], targets=True).depth is None  # no sample with codes: no tensor
+    assert Processor(tiny_config, tokenizer, ActionStats()).collate([with_depth], targets=True).depth is None
+    with pytest.raises(SampleError, match="depth"):
+        replace(sample, depth={name: codes.astype(np.float32)})

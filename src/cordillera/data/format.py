@@ -15,7 +15,8 @@ A sample row holds the model rig's frames (one blob per camera: its T history fr
 (T, H, W, 3) uint8 array compressed with zstd), the ego history, speed, acceleration, route, navigation text,
 the teacher's 64-pose plan and its (acceleration, curvature) actions, the decision, the Chain-of-Causation
 record (JSON) and text (None at routine moments), the keyframe flag, QA pairs (JSON), the perturbation applied
-at that moment, the scenario family and seed, time and episode. Arrays are flattened float64 lists; their shapes are in `SHAPES`.
+at that moment, the scenario family and seed, time and episode, and (privileged, for training the vision
+encoder) each camera's per-pixel object-distance code at t0. Arrays are flattened float64 lists; their shapes are in `SHAPES`.
 
 Every shard carries its own key-value metadata (format, version, episode id, config hash), so a shard copied
 in from another dataset or format is recognised as foreign even when its checksum is missing.
@@ -37,6 +38,7 @@ import pyarrow as pa
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DatasetError", "SHAPES", "SCHEMA", "EPISODE_SCHEMA", "INFO", "STATS",
            "EPISODES", "CHECKSUMS", "DATA_DIR", "shard_name", "split_of", "encode_frames", "decode_frames",
+           "encode_codes", "decode_codes",
            "sha256_file", "config_hash", "shard_metadata", "read_json", "VAL_FRACTION", "FRAME_CODEC"]
 
 FORMAT = "cordillera-driving-dataset"
@@ -83,6 +85,9 @@ SCHEMA = pa.schema([
     ("coc", pa.string()),  # JSON of the ChainOfCausation record (null when none was made)
     ("qa", pa.string()),  # JSON list of [question, answer]
     ("perturbation", pa.string()),  # JSON {"lateral_m", "heading_rad", "speed_factor"} active at t0, or null
+    ("depth", pa.list_(pa.binary())),  # privileged dense target, one encode_codes blob per camera: the (H, W)
+                                       # object-distance code of the newest frame (world.render.camera.
+                                       # object_depth); null in datasets written before it existed
 ])
 
 EPISODE_SCHEMA = pa.schema([
@@ -122,15 +127,32 @@ def encode_frames(frames: np.ndarray) -> bytes:
     return _ZSTD.compress(frames.tobytes(), asbytes=True)
 
 
+def encode_codes(codes: np.ndarray) -> bytes:
+    """One camera's (H, W) uint8 object-distance code map as a zstd (level 9) blob of the raw array."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2:
+        raise DatasetError(f"depth codes must be (H, W) uint8, got {codes.shape}")
+    return _ZSTD.compress(codes.tobytes(), asbytes=True)
+
+
+def decode_codes(blob: bytes, shape: tuple[int, int], where: str = "depth") -> np.ndarray:
+    """(H, W) uint8 from encode_codes bytes; DatasetError naming `where` when they do not decode."""
+    return _unpack(blob, shape, where, "depth codes")
+
+
 def decode_frames(blob: bytes, shape: tuple[int, int, int, int], where: str = "frames") -> np.ndarray:
     """(T, H, W, 3) uint8 from encode_frames bytes; DatasetError naming `where` when they do not decode."""
+    return _unpack(blob, shape, where, "frame bytes")
+
+
+def _unpack(blob: bytes, shape: tuple[int, ...], where: str, what: str) -> np.ndarray:
     size = int(np.prod(shape))
     try:
         raw = _ZSTD.decompress(blob, decompressed_size=size, asbytes=True)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        raise DatasetError(f"{where}: frame bytes do not decode ({exc})") from None
+        raise DatasetError(f"{where}: {what} do not decode ({exc})") from None
     if len(raw) != size:
-        raise DatasetError(f"{where}: frame bytes decode to {len(raw)} bytes, expected {shape}")
+        raise DatasetError(f"{where}: {what} decode to {len(raw)} bytes, expected {shape}")
     return np.frombuffer(raw, np.uint8).reshape(shape)
 
 

@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from torch.utils.data import Dataset
 
 from cordillera.data.format import (CHECKSUMS, DATA_DIR, EPISODES, FORMAT, FORMAT_VERSION, FRAME_CODEC, INFO,
-                                    SHAPES, STATS, DatasetError, decode_frames, read_json, sha256_file)
+                                    SHAPES, STATS, DatasetError, decode_codes, decode_frames, read_json,
+                                    sha256_file)
 
 __all__ = ["DatasetReader", "DrivingDataset", "SPLITS"]
 
@@ -209,16 +210,24 @@ class DrivingDataset(Dataset):
                                f"{len(self.cameras)}")
         cameras = {name: decode_frames(blob, self.frame_shape, f"{where} step {row['step']} {name}")
                    for name, blob in zip(self.cameras, blobs)}
+        depth = None
+        if row.get("depth") is not None:  # datasets written before the column existed have none
+            if len(row["depth"]) != len(self.cameras):
+                raise DatasetError(f"{where}: sample at step {row['step']} has {len(row['depth'])} depth blobs, "
+                                   f"expected {len(self.cameras)}")
+            depth = {name: decode_codes(blob, self.frame_shape[1:3], f"{where} step {row['step']} {name} depth")
+                     for name, blob in zip(self.cameras, row["depth"])}
         return Sample(cameras=cameras, ego_history=_array(row, "ego_history"), speed=row["speed"],
                       route_waypoints=_array(row, "route_waypoints"), navigation=row["navigation"],
                       acceleration=row["acceleration"], future=_array(row, "future"), reasoning=row["reasoning"],
-                      keyframe=bool(row["keyframe"]), qa=_qa(row, where))
+                      keyframe=bool(row["keyframe"]), qa=_qa(row, where), depth=depth)
 
     def record(self, i: int) -> dict:
         """Everything stored about sample i except the frames: ids, family, seed, split, time, decision,
         CoC record (dict), QA pairs, perturbation, proposal, arrays (numpy, shaped)."""
         row = dict(self._row(i))
         row.pop("frames")
+        row.pop("depth", None)
         for key in SHAPES:
             row[key] = _array(row, key)
         row["decision"] = {"longitudinal": row.pop("decision_longitudinal"), "lateral": row.pop("decision_lateral")}

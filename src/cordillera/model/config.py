@@ -235,9 +235,11 @@ class PerceptionConfig:
     queries: int = 4  # learned attention-pooling queries over a sample's image tokens
     hidden_size: int = 128  # width of the MLP that predicts the facts
     to_expert: bool = False  # the head's predictions (gradient stopped) join the expert's direct inputs
+    dense: bool = False  # per-cell object-distance classes on the vision stem's feature map (model/dense.py),
+    #                      trained on the dataset's render codes; independent of `enabled`, training only
 
     def __post_init__(self) -> None:
-        for name in ("enabled", "to_expert"):
+        for name in ("enabled", "to_expert", "dense"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"PerceptionConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.to_expert and not self.enabled:

@@ -27,7 +27,10 @@ __all__ = ["VisionEncoder", "ResidualBlock", "TokenMLP", "FourierFeatures"]
 
 
 class VisionEncoder(nn.Module):
-    def __init__(self, config: VisionConfig, rig: RigConfig, d_model: int):
+    """dense_classes > 0 adds a 1x1 convolution on the stem's feature map that predicts that many classes per
+    cell (the auxiliary object-distance target of model/dense.py), returned by `forward(..., dense=True)`."""
+
+    def __init__(self, config: VisionConfig, rig: RigConfig, d_model: int, dense_classes: int = 0):
         super().__init__()
         channels = config.channels
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], config.patch_size, stride=config.patch_size),
@@ -40,6 +43,7 @@ class VisionEncoder(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(config.token_grid)
         self.max_pool = nn.AdaptiveMaxPool2d(config.token_grid) if config.pool == "avg+max" else None
         self.proj = nn.Linear(channels[-1] * (2 if self.max_pool is not None else 1), d_model)
+        self.dense = nn.Conv2d(channels[-1], dense_classes, 1) if dense_classes else None
         self.cell = nn.Parameter(torch.zeros(config.tokens_per_image, d_model))
         self.camera = nn.Embedding(len(rig.camera_vocabulary), d_model)
         self.age = nn.Embedding(rig.num_frames, d_model)
@@ -47,15 +51,21 @@ class VisionEncoder(nn.Module):
         nn.init.normal_(self.camera.weight, std=0.02)
         nn.init.normal_(self.age.weight, std=0.02)
 
-    def forward(self, images: torch.Tensor, camera: torch.Tensor, age: torch.Tensor) -> torch.Tensor:
-        """images (M, 3, H, W) uint8; camera, age (M,) long -> tokens (M, tokens_per_image, d_model)."""
+    def forward(self, images: torch.Tensor, camera: torch.Tensor, age: torch.Tensor, dense: bool = False):
+        """images (M, 3, H, W) uint8; camera, age (M,) long -> tokens (M, tokens_per_image, d_model); with
+        dense=True also the dense head's logits (M, dense_classes, H / stride, W / stride)."""
         x = images.to(self.proj.weight.dtype) / 127.5 - 1.0
         features = self.stem(x)
         x = self.pool(features)  # (M, C, gh, gw)
         if self.max_pool is not None:
             x = torch.cat([x, self.max_pool(features)], dim=1)  # (M, 2 C, gh, gw)
         x = self.proj(x.flatten(2).transpose(1, 2))  # (M, gh * gw, d)
-        return x + self.cell + (self.camera(camera) + self.age(age))[:, None, :]
+        tokens = x + self.cell + (self.camera(camera) + self.age(age))[:, None, :]
+        if not dense:
+            return tokens
+        if self.dense is None:
+            raise ValueError("this vision encoder has no dense head (PerceptionConfig.dense is false)")
+        return tokens, self.dense(features)
 
 
 class ResidualBlock(nn.Module):

@@ -42,6 +42,7 @@ from cordillera.model.route_frame import clip_route_actions, route_frame_actions
 from cordillera.model.config import ModelConfig
 from cordillera.model.perception import TARGETS as PERCEPTION_TARGETS
 from cordillera.model.tokenizer import TextTokenizer
+from cordillera.model.dense import depth_classes
 from cordillera.teacher.qa import scene_facts
 from cordillera.world.types import Observation
 
@@ -70,6 +71,8 @@ class Sample:
         trajectory start, where the expert does not read it (it teaches the encoders what the scene holds).
     facts: (7,) float targets of the perception head (`teacher.qa.SceneFacts.vector()`, NaN = unknown), or
         None to read them from `qa` when a training batch is built (training).
+    depth: camera name -> (H, W) uint8 render codes of that camera's newest frame (`world.render.camera.
+        object_depth`), the dense target of model/dense.py, or None (training; privileged, never an input).
     """
 
     cameras: Mapping[str, np.ndarray]
@@ -83,6 +86,7 @@ class Sample:
     keyframe: bool | None = None
     qa: tuple[tuple[str, str], ...] = ()
     facts: np.ndarray | None = None
+    depth: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         qa = tuple(tuple(pair) for pair in self.qa)
@@ -112,6 +116,10 @@ class Sample:
             if facts.shape != (len(PERCEPTION_TARGETS),):
                 raise SampleError(f"facts must be ({len(PERCEPTION_TARGETS)},) floats, got {facts.shape}")
             object.__setattr__(self, "facts", facts)
+        for name, codes in (self.depth or {}).items():
+            if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8 or codes.ndim != 2:
+                got = getattr(codes, "shape", type(codes).__name__), getattr(codes, "dtype", "")
+                raise SampleError(f"depth[{name!r}] must be (H, W) uint8, got {got}")
         if not np.isfinite(self.speed) or not np.isfinite(self.acceleration):
             raise SampleError(f"speed and acceleration must be finite, got {self.speed!r}, {self.acceleration!r}")
 
@@ -139,7 +147,8 @@ class Batch:
     Training only: labels (B, L) long (IGNORE where no loss; label i is the token at i, predicted from i - 1);
     actions (B, 64, 2) normalised target actions; prefix_length (B,) long: tokens up to and including
     <|traj_future_start|>, the part of the sequence the expert attends to; facts (B, 7) float perception
-    targets (NaN = unknown; `Sample.facts`, else read from the sample's QA pairs).
+    targets (NaN = unknown; `Sample.facts`, else read from the sample's QA pairs); depth (M, gh, gw) long
+    dense classes per image (-1 = unknown; with PerceptionConfig.dense and samples that carry `depth`).
     """
 
     input_ids: torch.Tensor
@@ -156,6 +165,7 @@ class Batch:
     actions: torch.Tensor | None = None
     prefix_length: torch.Tensor | None = None
     facts: torch.Tensor | None = None
+    depth: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)
@@ -306,7 +316,30 @@ class Processor:
             batch.actions = self.stats.normalize(torch.from_numpy(actions)).float()
             batch.prefix_length = torch.tensor([e.prefix_length for e in encoded], dtype=torch.long)
             batch.facts = torch.from_numpy(np.stack([_facts(s) for s in samples]))
+            if self.config.perception.dense and any(s.depth for s in samples):
+                batch.depth = torch.from_numpy(np.stack([t for s in samples for t in self._depth_targets(s)]))
         return batch
+
+    def dense_grid(self) -> tuple[int, int]:
+        """(rows, cols) of the vision stem's feature map at the model's resolution (3x3 stride-2 convs with
+        padding 1 after the patchify conv: each stage rounds up)."""
+        vision, rig = self.config.vision, self.config.rig
+        h, w = rig.image_height // vision.patch_size, rig.image_width // vision.patch_size
+        for _ in vision.channels[1:]:
+            h, w = (h + 1) // 2, (w + 1) // 2
+        return h, w
+
+    def _depth_targets(self, sample: Sample) -> list[np.ndarray]:
+        """Dense classes (model/dense.py) per image of the sample, in prompt order: the newest frame of each
+        camera from `sample.depth`, -1 (unknown) for older frames and cameras without codes."""
+        grid = self.dense_grid()
+        out = []
+        for name in self._camera_order(sample):
+            count = min(len(sample.cameras[name]), self.config.rig.num_frames)
+            out += [np.full(grid, -1, dtype=np.int64)] * (count - 1)
+            codes = (sample.depth or {}).get(name)
+            out.append(depth_classes(codes, grid) if codes is not None else np.full(grid, -1, dtype=np.int64))
+        return out
 
     def target_actions(self, samples: list[Sample]) -> np.ndarray:
         """(B, horizon, 2) float64 actions of the samples' futures in the config's action frame, clipped:

@@ -40,6 +40,8 @@ from cordillera.model.backbone import Backbone, PrefixCache
 from cordillera.model.config import ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
 from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate
+from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
+from cordillera.model.dense import dense_loss
 from cordillera.model.perception import OUTPUTS as PERCEPTION_OUTPUTS
 from cordillera.model.perception import PerceptionHead, perception_loss
 from cordillera.model.processor import IGNORE, Batch, Processor
@@ -84,7 +86,7 @@ class CordilleraVLA(nn.Module):
         action = config.action
         vocab = config.backbone.vocab_size + (action.token_bins if action.discrete_tokens else 0)
         d, prompt = config.backbone.hidden_size, config.prompt
-        self.vision = VisionEncoder(config.vision, config.rig, d)
+        self.vision = VisionEncoder(config.vision, config.rig, d, DENSE_CLASSES if config.perception.dense else 0)
         self.history = TokenMLP(4, prompt.history_steps, d)
         self.ego_state = TokenMLP(2, 1, d)
         self.route = TokenMLP(2 * prompt.waypoints_per_token, prompt.route_tokens, d)
@@ -111,9 +113,17 @@ class CordilleraVLA(nn.Module):
     def embed(self, batch: Batch) -> torch.Tensor:
         """Prompt embeddings (B, L, d): token embeddings with every placeholder replaced by its encoder's
         output (images, history poses, ego state, route groups), in prompt order."""
+        return self._embed(batch)[0]
+
+    def _embed(self, batch: Batch, dense: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`embed`, and with dense=True the vision encoder's dense logits (M, classes, gh, gw) (model/dense.py)."""
         ids, tok = batch.input_ids, self.processor.ids
         embeds = self.backbone.embed(ids)
-        vision = self.vision(batch.images, batch.image_camera, batch.image_age) if len(batch.images) else None
+        vision, dense_logits = None, None
+        if len(batch.images):
+            vision = self.vision(batch.images, batch.image_camera, batch.image_age, dense=dense)
+            if dense:
+                vision, dense_logits = vision
         parts = [(tok["image_pad"], vision), (tok["traj_history"], self.history(batch.history)),
                  (tok["ego_state"], self.ego_state(batch.ego_state[:, None])), (tok["route_pad"], self.route(batch.route))]
         for token, values in parts:
@@ -124,7 +134,7 @@ class CordilleraVLA(nn.Module):
                 raise ValueError(f"batch has {count} placeholder tokens {token} but the encoder made {found} tokens")
             if count:
                 embeds = embeds.masked_scatter(mask[..., None], values.to(embeds.dtype))
-        return embeds
+        return embeds, dense_logits
 
     def perceive(self, batch: Batch, embeds: torch.Tensor) -> torch.Tensor:
         """The perception head's (B, 14) outputs for prompt embeddings (B, L, d) of `batch` (model/perception.py)."""
@@ -167,13 +177,15 @@ class CordilleraVLA(nn.Module):
         text: mean next-token cross-entropy over the reasoning text, its markers and (when on) the discrete
         trajectory tokens; gate: cross-entropy of the reasoning gate token; flow: flow-matching MSE of the
         expert on the normalised target actions; perception: the auxiliary perception head's loss on
-        `batch.facts` (0 without a head, model/perception.py); total = text + gate + flow + perception.
+        `batch.facts` (0 without a head, model/perception.py) plus the dense object-distance loss on
+        `batch.depth` (PerceptionConfig.dense, model/dense.py); total = text + gate + flow + perception.
         detach_prefix stops the flow loss's gradient at the backbone cache (Alpamayo's stage-2 setting); by
         default it trains the backbone and encoders too. flow_samples: noise/time draws per sample for the
         flow loss (the expert is cheap next to the backbone, so several draws per backbone pass lower the
         loss variance).
         """
-        embeds = self.embed(batch)
+        dense = self.vision.dense is not None and len(batch.images) > 0
+        embeds, dense_logits = self._embed(batch, dense=dense)
         hidden, cache = self.teacher_forced(batch, embeds)
         targets = batch.labels[:, 1:]
         where = targets != IGNORE  # logits only where there is a label
@@ -192,6 +204,10 @@ class CordilleraVLA(nn.Module):
         perception = zero
         if self.perception is not None and batch.facts is not None:
             perception = perception_loss(self.perceive(batch, embeds), batch.facts)["perception"]
+        if dense_logits is not None:  # every sample's images are in the graph: 0 where no cell is known
+            targets = batch.depth if batch.depth is not None else torch.full(
+                (dense_logits.shape[0], *dense_logits.shape[2:]), -1, dtype=torch.long, device=dense_logits.device)
+            perception = perception + dense_loss(dense_logits, targets)
         return {"total": text + gate + flow + perception, "text": text, "gate": gate, "flow": flow,
                 "perception": perception}
 

@@ -162,12 +162,14 @@ def _moment(state, result, perturbation: Perturbation | None, rig, coc, qa) -> d
     routine is stored as a routine moment (no reasoning text), so the gate label and the text agree."""
     from cordillera.model.action_space import trajectory_to_actions
     from cordillera.world import sim
-    from cordillera.world.render.camera import observe_cameras
-    from cordillera.data.format import encode_frames
+    from cordillera.world.render.camera import object_depth, observe_cameras
+    from cordillera.data.format import encode_codes, encode_frames
 
     obs = sim.observe(state)
     cameras, _ = observe_cameras(state, rig)
     frames = [encode_frames(cameras[name]) for name in rig.names]
+    codes = object_depth(state, rig)  # the t0 frame's, from the frame cache observe_cameras just filled
+    depth = [encode_codes(codes[name]) for name in rig.names]
     actions = trajectory_to_actions(result.poses, float(state.ego.v), C.DT)
     decision = result.decision.to_dict()
     return {
@@ -180,6 +182,7 @@ def _moment(state, result, perturbation: Perturbation | None, rig, coc, qa) -> d
         "coc": json.dumps(coc.to_dict(), sort_keys=True),
         "qa": json.dumps([list(pair) for pair in qa]),
         "perturbation": json.dumps(perturbation.to_dict(), sort_keys=True) if perturbation is not None else None,
+        "depth": depth,
     }
 
 

@@ -261,8 +261,9 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
         from torch.nn.parallel import DistributedDataParallel
 
         # a stage without some loss term, or with a detached cache, leaves parameters without a gradient
-        # ("perception" only counts when the model has the head)
-        terms = set(LOSS_TERMS) - (set() if model.perception is not None else {"perception"})
+        # ("perception" only counts when the model has the head or the dense vision head)
+        heads = model.perception is not None or model.vision.dense is not None
+        terms = set(LOSS_TERMS) - (set() if heads else {"perception"})
         partial = any(not terms <= set(s.losses) or s.detach_prefix for s in config.stages)
         objective = DistributedDataParallel(objective, find_unused_parameters=partial)
 

@@ -250,3 +250,23 @@ def test_single_camera_rig():
     rig = CameraRig((FRONT,), frames=1)
     images = render_rig(ROAD, *scene(), rig, PLAIN, config=EXACT)
     assert list(images) == ["front"] and np.array_equal(images["front"], EMPTY)
+
+
+def test_render_codes_give_each_object_pixel_its_distance():
+    # the bus of the test above: its rear face 14 m from the camera covers exactly the pixels that changed,
+    # and their codes say 14 m (depth_code rounds down to 0.5 m steps); the rest is ground or sky
+    from cordillera.world.render.appearance import DEPTH_STEP_M, GROUND_CODE, SKY_CODE
+
+    step, kinds, heights = scene([agent(AgentType.BUS, 20.0, 0.0)], [AgentType.BUS])
+    codes: dict = {}
+    images = render_rig(ROAD, step, kinds, heights, CameraRig((FRONT,), name="single"), PLAIN, config=EXACT,
+                        codes=codes)
+    code = codes["front"]
+    assert code.shape == (128, 256) and code.dtype == np.uint8
+    mask = changed(images["front"], EMPTY)
+    objects = (code >= 1) & (code <= 253)
+    assert (objects == mask).mean() > 0.995  # anti-aliasing aside, the object pixels are the bus
+    distances = (code[objects].astype(float) - 1.0) * DEPTH_STEP_M
+    assert np.median(distances) == pytest.approx(14.0, abs=DEPTH_STEP_M)
+    assert set(np.unique(code[~objects])) <= {GROUND_CODE, SKY_CODE}
+

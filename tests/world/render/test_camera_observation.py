@@ -117,3 +117,23 @@ def test_camera_panel_and_video_mosaic(rollout, tmp_path):
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == len(rollout.log)
     assert frames[0].shape == (640, 640 + 1280, 3)  # the BEV, then 2 x 2 cameras of 320 x 640
+
+
+def test_object_depth_shows_the_lead_car_at_its_distance(rollout):
+    from cordillera.world.render.appearance import DEPTH_STEP_M
+    from cordillera.world.render.camera import object_depth
+
+    rig = default_rig()
+    codes = object_depth(rollout, rig)
+    assert set(codes) == set(rig.names) and all(c.shape == (128, 256) and c.dtype == np.uint8 for c in codes.values())
+    ego, agents = rollout.ego, rollout.agents
+    gap = float(np.hypot(agents.x[0] - ego.x, agents.y[0] - ego.y))  # rear axle to the lead's centre
+    tele = codes["camera_front_tele_30fov"]
+    near = (tele.astype(float)[(tele >= 1) & (tele <= 253)] - 1.0) * DEPTH_STEP_M
+    assert len(near) > 50  # the lead car fills part of the tele view
+    cam_x = rig.cameras[rig.names.index("camera_front_tele_30fov")].position[0]
+    assert near.min() == pytest.approx(gap - cam_x - agents.length[0] / 2, abs=1.0)  # its rear face
+    again = object_depth(rollout, rig)  # from the frame cache: identical, and a copy the caller may change
+    assert all(np.array_equal(again[n], codes[n]) for n in rig.names)
+    again["camera_front_tele_30fov"][:] = 0
+    assert np.array_equal(object_depth(rollout, rig)["camera_front_tele_30fov"], tele)

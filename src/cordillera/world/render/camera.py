@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from cordillera.world.sim import LogStep, World, WorldState
 
 __all__ = ["CameraConfig", "Timings", "render_rig", "render_camera", "render_state", "observe_cameras",
-           "camera_panel", "rig_for_sensors", "world_appearance"]
+           "camera_panel", "rig_for_sensors", "world_appearance", "object_depth"]
 
 LOD_PX = 3.0  # [px] a part smaller than this on screen is drawn as its one face most turned to the camera
 GROUND_HALF_M = 2000.0  # [m] the off-road plane drawn under everything reaches this far (horizon within 0.05 deg)
@@ -238,7 +238,8 @@ def _draw_objects(image, view: _View, objs: Objects, clock: _Clock) -> None:
 
 
 def _render_view(cam: CameraSpec, ground: Ground, objs: Objects, ego_pose, look: Appearance, config: CameraConfig,
-                 frame_seed: int, clock: _Clock) -> np.ndarray:
+                 frame_seed: int, clock: _Clock) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) RGB and the (H, W) fourth-channel code (appearance: depth code of objects, ground, sky)."""
     image = sky(cam, look).copy()
     view = _View(cam, ego_pose, config)
     _draw_ground(image, view, ground, ego_pose, look, clock)
@@ -247,17 +248,19 @@ def _render_view(cam: CameraSpec, ground: Ground, objs: Objects, ego_pose, look:
     clock.tick("effects")
     if clock.timings is not None:
         clock.timings.frames += 1
-    return out
+    return out, image[..., 3].copy()
 
 
 def render_rig(road: RoadMap, step: "LogStep", agent_types, agent_heights, rig: CameraRig,
                look: Appearance | None = None, *, config: CameraConfig = CameraConfig(), frame_seed: int = 0,
-               timings: Timings | None = None) -> dict[str, np.ndarray]:
+               timings: Timings | None = None, codes: dict | None = None) -> dict[str, np.ndarray]:
     """Every camera of `rig` at one log step: {name: (H, W, 3) uint8 RGB}.
 
     agent_types, agent_heights: (N,) AgentType ints and heights [m] of the log step's agents.
     look: the appearance (default: canonical day). frame_seed: varies per-frame noise such as rain streaks.
     The rig is used as given (apply `appearance.jitter_rig` first for calibration jitter).
+    codes: a dict to receive each camera's (H, W) uint8 fourth-channel code (`appearance.depth_code` of the
+    nearest object per pixel, GROUND_CODE, SKY_CODE or EMISSIVE_CODE), the dense target of `object_depth`.
     """
     look = look or sample_appearance(0, variety=False)
     clock = _Clock(timings)
@@ -265,8 +268,12 @@ def render_rig(road: RoadMap, step: "LogStep", agent_types, agent_heights, rig: 
     objs = build_objects(road, step, agent_types, agent_heights, look, reach_m=config.far_m + 20.0)
     clock.tick("scene")
     ego = np.asarray(step.ego, dtype=np.float64)
-    return {cam.name: _render_view(cam, ground, objs, ego, look, config, frame_seed * 16 + k, clock)
-            for k, cam in enumerate(rig.cameras)}
+    out = {}
+    for k, cam in enumerate(rig.cameras):
+        out[cam.name], code = _render_view(cam, ground, objs, ego, look, config, frame_seed * 16 + k, clock)
+        if codes is not None:
+            codes[cam.name] = code
+    return out
 
 
 def render_camera(road: RoadMap, step: "LogStep", agent_types, agent_heights, camera: CameraSpec,
@@ -314,8 +321,10 @@ def _world_rig(world: "World", rig: CameraRig, variety: bool) -> CameraRig:
     return cache.rigs[key]
 
 
-def _frames_at(state: "WorldState", index: int, rig: CameraRig, config: CameraConfig) -> dict[str, np.ndarray]:
-    """The rig's images at log step `index`, from the rollout's frame cache when already rendered."""
+def _frames_at(state: "WorldState", index: int, rig: CameraRig, config: CameraConfig,
+               slot: int = 1) -> dict[str, np.ndarray]:
+    """The rig's images (slot 1) or fourth-channel codes (slot 2) at log step `index`, from the rollout's frame
+    cache when already rendered."""
     world = state.world
     cache = _cache(world)
     step = state.log[index]
@@ -325,15 +334,17 @@ def _frames_at(state: "WorldState", index: int, rig: CameraRig, config: CameraCo
     if all(h is not None and h[0] is step for h in hits):
         for k in keys:
             cache.frames.move_to_end(k)
-        return {cam.name: h[1] for cam, h in zip(rig.cameras, hits)}
+        return {cam.name: h[slot] for cam, h in zip(rig.cameras, hits)}
+    codes: dict[str, np.ndarray] = {}
     images = render_rig(state.road, step, state.agents.type, state.agents.height, shown,
-                        world_appearance(world, config.variety), config=config, frame_seed=index)
+                        world_appearance(world, config.variety), config=config, frame_seed=index, codes=codes)
     out = {}
     for key, base, cam in zip(keys, rig.cameras, shown.cameras):
-        image = images[cam.name]
+        image, code = images[cam.name], codes[cam.name]
         image.flags.writeable = False  # shared between observations
-        cache.frames[key] = (step, image)  # the step is kept alive, so its id is not reused
-        out[base.name] = image
+        code.flags.writeable = False
+        cache.frames[key] = (step, image, code)  # the step is kept alive, so its id is not reused
+        out[base.name] = (step, image, code)[slot]
     while len(cache.frames) > config.cache_frames:
         cache.frames.popitem(last=False)
     return out
@@ -361,6 +372,15 @@ def observe_cameras(state: "WorldState", rig: CameraRig, config: CameraConfig = 
     stamps = np.array([state.log[i].t for i in indices], dtype=np.float64)
     frames = {name: np.stack([per_step[i][name] for i in indices]) for name in rig.names}
     return frames, {name: stamps.copy() for name in rig.names}
+
+
+def object_depth(state: "WorldState", rig: CameraRig, config: CameraConfig = CameraConfig(),
+                 index: int = -1) -> dict[str, np.ndarray]:
+    """Per camera of `rig` the (H, W) uint8 fourth-channel code of log step `index` (default the last): the
+    distance code of the nearest object at each pixel (`appearance.depth_code`, 1..253 in DEPTH_STEP_M
+    steps), GROUND_CODE, SKY_CODE or EMISSIVE_CODE. Privileged: a dense training target (what is where,
+    how far) for the vision encoder, never a policy input. Shares the frame cache with `observe_cameras`."""
+    return {name: code.copy() for name, code in _frames_at(state, index % len(state.log), rig, config, 2).items()}
 
 
 def rig_for_sensors(sensors) -> CameraRig | None:

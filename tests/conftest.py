@@ -1,5 +1,5 @@
-"""A small real dataset, generated once per session by the teacher (2 short episodes of the `val` suite, one
-in each split)."""
+"""Shared fixtures: a small real dataset, generated once per session by the teacher (2 short episodes of the `val`
+suite, one in each split), for the data, model and benchmark tests that read one."""
 
 from __future__ import annotations
 
