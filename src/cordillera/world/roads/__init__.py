@@ -1,4 +1,5 @@
-"""Road maps: the lane graph (`map`), procedural builders (`builders`) and routes (`routes`).
+"""Road maps: the lane graph (`map`), procedural builders (`builders`, `junctions`; by name: `catalog`) and
+routes (`routes`).
 
     >>> from cordillera.world.roads import build_map, plan_route, navigation_text
     >>> road = build_map("intersection", {"protected_left": True})
@@ -7,15 +8,14 @@
 """
 
 from cordillera.world.roads.builders import (
-    BUILDERS,
     CurvedParams,
     HighwayMergeParams,
     HighwayParams,
     IntersectionParams,
     StraightParams,
     TJunctionParams,
-    build_map,
 )
+from cordillera.world.roads.catalog import BUILDERS, build_map
 from cordillera.world.roads.map import (
     Boundary,
     Control,
