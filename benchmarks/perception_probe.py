@@ -3,6 +3,7 @@
     python benchmarks/perception_probe.py --data runs/data/train-v2                      # the variants below
     python benchmarks/perception_probe.py --data D --variants avg-2x4 avgmax-2x4 --steps 400 --json
     python benchmarks/perception_probe.py --data D --checkpoint RUN/final   # a trained model's head on val
+    python benchmarks/perception_probe.py --data D --variants avg-2x4 --augment --dense   # + the dense target
 
 Each variant is the model's `VisionEncoder` (default stem, d = 256) with the token pooling named
 (`avg-2x4`: the default, 8 tokens per image; `avgmax-2x4`: average and max pooling side by side; `avg-4x8`
@@ -30,7 +31,7 @@ import torch
 from cordillera.data import DrivingDataset
 from cordillera.model.config import PerceptionConfig, RigConfig, VisionConfig
 from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
-from cordillera.model.dense import dense_loss, depth_classes
+from cordillera.model.dense import dense_accuracy, dense_loss, depth_classes
 from cordillera.model.encoders import VisionEncoder
 from cordillera.model.perception import DISTANCE_SCALE_M, PerceptionHead, perception_loss
 from cordillera.teacher.qa import scene_facts
@@ -152,15 +153,24 @@ def score_checkpoint(path: str, data: str, count: int, every: int) -> dict[str, 
     train, val = DrivingDataset(data, "train"), DrivingDataset(data, "val")
     train_facts = np.stack([scene_facts(train.record(i)["qa"]).vector() for i in range(len(train))])
     picks = list(range(0, len(val), every))[:count]
-    outputs, facts = [], []
+    outputs, facts, logits, dense = [], [], [], []
+    with_dense = model.vision.dense is not None
     with torch.no_grad():
         for start in range(0, len(picks), 16):
             samples = [val[i] for i in picks[start: start + 16]]
-            batch = model.processor.collate(samples)
+            batch = model.processor.collate(samples, targets=with_dense)
             image_mask = batch.input_ids == model.processor.ids["image_pad"]
-            outputs.append(model.perception(model.embed(batch), image_mask))
+            embeds, cells = model.embed_with_dense(batch, dense=with_dense)
+            outputs.append(model.perception(embeds, image_mask))
             facts += [scene_facts(s.qa).vector() for s in samples]
-    return {"samples": len(picks), **evaluate(torch.cat(outputs).numpy(), np.stack(facts), train_facts)}
+            if with_dense and batch.depth is not None:
+                logits.append(cells)
+                dense.append(batch.depth)
+    row = {"samples": len(picks), **evaluate(torch.cat(outputs).numpy(), np.stack(facts), train_facts)}
+    if logits:  # the dense head's cells on the same samples (model/dense.py)
+        cells = dense_accuracy(torch.cat(logits), torch.cat(dense))
+        row |= {"dense_accuracy": cells["accuracy"], "dense_near_recall": cells["near_recall"]}
+    return row
 
 
 def main() -> None:

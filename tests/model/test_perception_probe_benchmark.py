@@ -74,3 +74,19 @@ def test_probe_reads_dense_classes_from_a_real_dataset(probe, small_dataset):
     images, facts, dense = probe.load(dataset, 4, np.random.default_rng(0), (4, 8))
     assert images.shape == (4, 4, 3, 64, 128) and facts.shape == (4, 7) and dense.shape == (4, 4, 4, 8)
     assert int(dense.min()) >= 0 and int(dense.max()) <= 5 and bool((dense > 0).any())  # objects in view
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # two short episodes: some facts never occur (NaN scores)
+def test_score_checkpoint_reports_the_head_and_the_dense_cells(probe, small_dataset, tiny_config, tokenizer, tmp_path):
+    from dataclasses import replace
+
+    from cordillera.model import CordilleraVLA
+    from cordillera.model.config import PerceptionConfig
+
+    torch.manual_seed(0)
+    config = replace(tiny_config, perception=PerceptionConfig(enabled=True, dense=True))
+    CordilleraVLA(config, tokenizer).save_pretrained(tmp_path / "m")
+    root, _ = small_dataset
+    row = probe.score_checkpoint(str(tmp_path / "m"), str(root), 4, 1)
+    assert row["samples"] == 4 and 0.0 <= row["lead_acc"] <= 1.0
+    assert 0.0 <= row["dense_accuracy"] <= 1.0  # an untrained head, scored on the val samples' render codes

@@ -113,9 +113,9 @@ class CordilleraVLA(nn.Module):
     def embed(self, batch: Batch) -> torch.Tensor:
         """Prompt embeddings (B, L, d): token embeddings with every placeholder replaced by its encoder's
         output (images, history poses, ego state, route groups), in prompt order."""
-        return self._embed(batch)[0]
+        return self.embed_with_dense(batch)[0]
 
-    def _embed(self, batch: Batch, dense: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def embed_with_dense(self, batch: Batch, dense: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`embed`, and with dense=True the vision encoder's dense logits (M, classes, gh, gw) (model/dense.py)."""
         ids, tok = batch.input_ids, self.processor.ids
         embeds = self.backbone.embed(ids)
@@ -185,7 +185,7 @@ class CordilleraVLA(nn.Module):
         loss variance).
         """
         dense = self.vision.dense is not None and len(batch.images) > 0
-        embeds, dense_logits = self._embed(batch, dense=dense)
+        embeds, dense_logits = self.embed_with_dense(batch, dense=dense)
         hidden, cache = self.teacher_forced(batch, embeds)
         targets = batch.labels[:, 1:]
         where = targets != IGNORE  # logits only where there is a label
