@@ -20,6 +20,7 @@ from cordillera.errors import UsageError
 
 __all__ = ["register", "DEFAULT_CHECKPOINT", "resolve_checkpoint"]
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what --out may be (cv2 picks the encoder from the suffix)
 DEFAULT_CHECKPOINT = "checkpoints/cordillera-vla-small"  # the shipped checkpoint (cordillera.drive uses it too)
 
 
@@ -58,6 +59,8 @@ def _explain(args: argparse.Namespace) -> int:
         except (UnknownPolicyError, TypeError) as exc:
             raise UsageError(str(exc)) from None
     seed = scenario.seed if args.seed is None else args.seed
+    if args.out and Path(args.out).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"--out {args.out}: the picture's file name must end in one of {', '.join(IMAGE_SUFFIXES)}")
     if args.t > scenario.success.time_s:
         raise UsageError(f"--t {args.t:g} s is past the end of scenario {scenario.name!r} "
                          f"({scenario.success.time_s:g} s)")

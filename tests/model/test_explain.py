@@ -74,12 +74,14 @@ def test_explain_text_output_is_reproducible(checkpoint, tmp_path, capsys):
     (["--scenario", "no_such_family:1"], "no_such_family"),
     (["--t", "999"], "past the end"),
     (["--driver", "nobody"], "unknown policy"),
+    (["--out", "picture"], "must end in one of .png"),
 ])
 def test_explain_bad_input_is_one_clear_line(checkpoint, tmp_path, capsys, extra, message):
-    args = {"--checkpoint": str(checkpoint), "--scenario": "straight", "--t": "0.2", "--driver": "lane_follower"}
+    args = {"--checkpoint": str(checkpoint), "--scenario": "straight", "--t": "0.2", "--driver": "lane_follower",
+            "--out": str(tmp_path / "x.png")}
     for key, value in zip(extra[::2], extra[1::2]):
         args[key] = value
-    argv = ["explain", *[item for pair in args.items() for item in pair], "--out", str(tmp_path / "x.png")]
+    argv = ["explain", *[item for pair in args.items() for item in pair]]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cordillera explain: error:") and message in err and "\n" not in err
