@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from cordillera.data import DatasetError
 from cordillera.teacher.datagen import DatagenConfig, episode_jobs, generate
-from cordillera.teacher.perturb import PerturbConfig, Perturbation, active, perturb_plan, schedule
+from cordillera.teacher.perturb import (PerturbConfig, Perturbation, active, brakes, late_brake, perturb_plan,
+                                        schedule)
 
 CONFIG = DatagenConfig(suite="val", episodes=2, seed=1, routine_rate=0.3, duration_s=2.5)
 
@@ -138,3 +140,49 @@ def test_perturbations_move_the_ego_and_labels_stay_the_teachers_plan():
     planner = TeacherPlanner()
     k = next(i for i, p in enumerate(perturbs) if p is not None)
     np.testing.assert_allclose(results[k].poses, planner.decide(states[k]).poses)  # the clean plan is the label
+
+
+def test_late_brake_keeps_the_speed_along_the_path_and_past_its_end():
+    # a teacher plan that stops: 10 m/s braking at 5 m/s^2 to a stop after 10 m, then standing
+    t = 0.1 * np.arange(1, 65)
+    s = np.where(t < 2.0, 10.0 * t - 2.5 * t**2, 10.0)
+    stop = np.column_stack([s, np.zeros(64), np.zeros(64)])
+    assert brakes(stop, 10.0) and not brakes(_straight(), 10.0) and not brakes(stop, 2.0)  # too slow to count
+    held = perturb_plan(stop, Perturbation(0, 10, 0.0, 0.0, 1.0, hold_speed=10.0))
+    np.testing.assert_allclose(held[:, 0], 10.0 * t)  # 1 m per step, straight on past the 10 m stop
+    np.testing.assert_allclose(held[:, 1:], 0.0, atol=1e-12)
+    # on a bend the held plan follows the path and then its last heading
+    yaw = np.linspace(0.0, 0.3, 64)  # 0.5 m per step, turning left to 0.3 rad
+    bend = np.column_stack([np.cumsum(0.5 * np.cos(yaw)), np.cumsum(0.5 * np.sin(yaw)), yaw])
+    far = perturb_plan(bend, Perturbation(0, 10, 0.0, 0.0, 1.0, hold_speed=20.0))
+    steps = np.hypot(*np.diff(np.vstack([[0, 0], far[:, :2]]), axis=0).T)
+    np.testing.assert_allclose(steps[:30], 2.0, rtol=1e-2)  # 20 m/s: 2 m per 0.1 s step
+    np.testing.assert_allclose(far[-1, 2], 0.3, atol=1e-9)
+    window = late_brake(PerturbConfig(), 40, 12.5, 0.1, np.random.default_rng(0))
+    assert window.start == 40 and 45 <= window.end <= 55 and window.hold_speed == 12.5
+    assert window.to_dict()["hold_speed"] == 12.5 and "hold_speed" not in Perturbation(0, 1, 0, 0, 1).to_dict()
+    with pytest.raises(ValueError, match="late_brake_probability"):
+        PerturbConfig(late_brake_probability=1.5)
+
+
+def test_late_braking_keeps_the_ego_fast_where_the_teacher_slows():
+    from cordillera.teacher.datagen import _drive
+    from cordillera.teacher.planner import TeacherPlanner
+
+    def drive(probability: float):
+        config = DatagenConfig(suite="train", episodes=1, seed=0, duration_s=7.0,
+                               perturb=PerturbConfig(rate_per_s=0.0, late_brake_probability=probability))
+        job = next(j for j in episode_jobs(replace(config, episodes=60), "", "") if j.family == "stalled_vehicle")
+        return _drive(replace(job, config=config), TeacherPlanner(), np.random.default_rng(0))
+
+    states, results, perturbs = drive(1.0)
+    clean_states, _, clean_perturbs = drive(0.0)
+    held = [p for p in perturbs if p is not None]
+    assert held and all(p.hold_speed is not None for p in held) and all(p is None for p in clean_perturbs)
+    window = held[0]
+    assert brakes(results[window.start].poses, window.hold_speed)  # it began where the teacher began to brake
+    end = states[window.end]
+    assert end.ego.v >= window.hold_speed - 0.3  # the ego kept its speed through the window ...
+    assert clean_states[window.end].ego.v < window.hold_speed - 0.5  # ... where the teacher had slowed
+    assert end.ego.x > clean_states[window.end].ego.x  # so it is further on, nearer the stalled car
+    np.testing.assert_allclose(results[window.end].poses, TeacherPlanner().decide(end).poses)  # the teacher's label

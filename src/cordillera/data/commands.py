@@ -23,9 +23,11 @@ def _datagen(args: argparse.Namespace) -> int:
     from cordillera.eval.executor import ExecutorError
     from cordillera.scenarios.schema import ScenarioError
     from cordillera.teacher.datagen import DatagenConfig, generate
+    from cordillera.teacher.perturb import PerturbConfig
 
     try:
         config = DatagenConfig(suite=args.suite, episodes=args.episodes, seed=args.seed,
+                               perturb=PerturbConfig(late_brake_probability=args.late_brake),
                                routine_rate=args.routine_rate, duration_s=args.duration, workers=args.workers,
                                executor=args.executor, val_fraction=args.val_fraction,
                                image_height=args.image_size[0], image_width=args.image_size[1], frames=args.frames)
@@ -144,6 +146,9 @@ def register(sub) -> None:
     p.add_argument("--image-size", type=image_size, default=(64, 128), metavar="HxW",
                    help="rendered frame size, height x width (default 64x128, the model rig's)")
     p.add_argument("--frames", type=at_least(1), default=4, help="frames per camera, 0.1 s apart (default 4)")
+    p.add_argument("--late-brake", type=within(0.0, 1.0), default=0.0, metavar="P",
+                   help="probability that the ego keeps its speed for 0.5-1.5 s when the teacher starts to brake "
+                        "(late-braking recoveries; default 0)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_datagen)
 

@@ -14,7 +14,8 @@ the completion order or whether the run was interrupted; and the number of episo
 
 One episode, all in one worker:
 1. Roll out: at every 0.1 s the teacher plans from the current state (`TeacherPlanner.decide`); the controller
-   executes that plan, or inside a perturbation window a shifted / turned / re-timed copy of it
+   executes that plan, or inside a perturbation window a shifted / turned / re-timed copy of it, or (late
+   braking, off by default) the same path at the speed it had when the teacher began to brake
    (teacher.perturb). The clean plan is the label at every state, so the drift and the way back are taught.
 2. Choose moments (after `warmup_s`, when the 1.6 s ego history is real): every keyframe (teacher.keyframes:
    the decision or the ego's meta-action changes, or a new cause appears), plus each routine step with
@@ -42,7 +43,8 @@ import numpy as np
 from cordillera import constants as C
 from cordillera.data.format import (DATA_DIR, FORMAT, FORMAT_VERSION, FRAME_CODEC, INFO, DatasetError, config_hash,
                                     read_json, shard_name, split_of)
-from cordillera.teacher.perturb import PerturbConfig, Perturbation, active, perturb_plan, schedule
+from cordillera.teacher.perturb import (PerturbConfig, Perturbation, active, brakes, late_brake, perturb_plan,
+                                        schedule)
 
 __all__ = ["DatagenConfig", "EpisodeJob", "episode_jobs", "run_episode", "generate", "WORKER_MODULES"]
 
@@ -85,6 +87,8 @@ class DatagenConfig:
         doc = asdict(self)
         for key in ("episodes", "workers", "executor"):
             doc.pop(key)
+        if not doc["perturb"]["late_brake_probability"]:  # off: the identity (and hash) of datasets made before it
+            doc["perturb"].pop("late_brake_probability")
         return doc
 
 
@@ -138,15 +142,23 @@ def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
     state = sim.reset(scenario, job.seed, sim.SimConfig(duration_s=job.config.duration_s))
     dt = state.world.config.dt
     steps = int(round(state.world.duration_s / dt))
-    windows = schedule(job.config.perturb, steps, dt, rng)
+    config = job.config.perturb
+    windows = schedule(config, steps, dt, rng)
     states, results, perturbs = [], [], []
+    braking = False
     while not state.done:
         result = planner.decide(state)
         p = active(windows, state.step)
+        if config.late_brake_probability > 0.0:  # (no draw when off: the stream stays as it was)
+            onset = not braking and brakes(result.poses, float(state.ego.v), dt)
+            braking = brakes(result.poses, float(state.ego.v), dt)
+            if onset and p is None and rng.random() < config.late_brake_probability:
+                p = late_brake(config, state.step, float(state.ego.v), dt, rng)
+                windows = sorted([*windows, p], key=lambda w: w.start)  # active() finds it on the next steps
         states.append(state)
         results.append(result)
         perturbs.append(p)
-        state = sim.step(state, Plan(perturb_plan(result.poses, p) if p is not None else result.poses))
+        state = sim.step(state, Plan(perturb_plan(result.poses, p, dt) if p is not None else result.poses))
     return states, results, perturbs
 
 

@@ -8,6 +8,12 @@ Students trained only on the teacher's own states never see the car slightly off
 to come back (the DAgger / ChauffeurNet argument). During a window the controller tracks the teacher's plan
 shifted sideways, turned and stretched in time, so the ego drifts off; at every state, inside and after the
 window, the recorded label is still the teacher's clean plan from that (drifted) state: a recovery.
+
+Late braking (`PerturbConfig.late_brake_probability`): the teacher starts braking for a stopped vehicle 40 m or
+more before it, so its data never hold the ego arriving fast and close, the state a student that brakes too late
+reaches (docs/architecture.md, "Perception head"). When the teacher's plan begins to brake, with this
+probability the executed plan keeps the ego's speed along the teacher's path for one window (`late_brake`):
+the ego arrives later and faster, and the labels in and after the window are the teacher's harder stop.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PerturbConfig", "Perturbation", "schedule", "perturb_plan", "active"]
+__all__ = ["PerturbConfig", "Perturbation", "schedule", "perturb_plan", "active", "late_brake", "brakes"]
+
+BRAKE_DROP_MPS = 2.0  # a plan "brakes" when its speed 2 s ahead is this much below the speed now [m/s]
+BRAKE_MIN_SPEED_MPS = 3.0  # ... and the ego moves at least this fast
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,13 @@ class PerturbConfig:
     lateral_m: float = 0.8  # [m] largest sideways shift of the executed plan (half a lane's slack)
     heading_rad: float = 0.08  # [rad] largest turn of the executed plan (~4.6 deg)
     speed_factor: float = 0.15  # executed speed is scaled by a factor in [1 - this, 1 + this]
+    late_brake_probability: float = 0.0  # chance that the ego keeps its speed for a window when the teacher
+    #                                      starts to brake (0: off, the datasets measured so far)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.late_brake_probability <= 1.0:
+            raise ValueError(f"PerturbConfig: late_brake_probability must be in [0, 1], got "
+                             f"{self.late_brake_probability}")
         if not (self.rate_per_s >= 0 and 0 < self.min_duration_s <= self.max_duration_s):
             raise ValueError(f"PerturbConfig: need rate_per_s >= 0 and 0 < min_duration_s <= max_duration_s, "
                              f"got {self.rate_per_s}, {self.min_duration_s}, {self.max_duration_s}")
@@ -45,10 +59,12 @@ class Perturbation:
     lateral_m: float  # [m] +left
     heading_rad: float  # [rad] +counter-clockwise
     speed_factor: float  # executed speed / planned speed
+    hold_speed: float | None = None  # [m/s] late braking: the executed plan keeps this speed along the path
 
     def to_dict(self) -> dict:
-        return {"lateral_m": self.lateral_m, "heading_rad": self.heading_rad, "speed_factor": self.speed_factor,
-                "start_step": self.start, "end_step": self.end}
+        doc = {"lateral_m": self.lateral_m, "heading_rad": self.heading_rad, "speed_factor": self.speed_factor,
+               "start_step": self.start, "end_step": self.end}
+        return doc | ({"hold_speed": self.hold_speed} if self.hold_speed is not None else {})
 
 
 def schedule(config: PerturbConfig, steps: int, dt: float, rng: np.random.Generator) -> list[Perturbation]:
@@ -72,10 +88,28 @@ def active(windows: list[Perturbation], step: int) -> Perturbation | None:
     return next((w for w in windows if w.start <= step < w.end), None)
 
 
-def perturb_plan(poses: np.ndarray, p: Perturbation) -> np.ndarray:
-    """The executed plan (64, 3): the path re-timed by speed_factor (pose k moves to arc length s_k x factor,
-    held at the last pose past the end), then turned by heading_rad about the ego and shifted lateral_m left."""
+def brakes(poses: np.ndarray, speed: float, dt: float = 0.1) -> bool:
+    """Whether a plan (64, 3) from an ego at `speed` [m/s] brakes: its speed 2 s ahead is BRAKE_DROP_MPS lower."""
     poses = np.asarray(poses, dtype=np.float64)
+    k = int(round(2.0 / dt))
+    later = float(np.hypot(*(poses[k] - poses[k - 1])[:2])) / dt
+    return speed >= BRAKE_MIN_SPEED_MPS and later <= speed - BRAKE_DROP_MPS
+
+
+def late_brake(config: PerturbConfig, step: int, speed: float, dt: float, rng: np.random.Generator) -> Perturbation:
+    """A late-braking window from `step`: the ego keeps `speed` for a duration drawn like the other windows."""
+    length = max(1, int(round(rng.uniform(config.min_duration_s, config.max_duration_s) / dt)))
+    return Perturbation(int(step), int(step) + length, 0.0, 0.0, 1.0, hold_speed=float(speed))
+
+
+def perturb_plan(poses: np.ndarray, p: Perturbation, dt: float = 0.1) -> np.ndarray:
+    """The executed plan (64, 3): the path re-timed by speed_factor (pose k moves to arc length s_k x factor,
+    held at the last pose past the end), then turned by heading_rad about the ego and shifted lateral_m left.
+    With hold_speed, pose k moves to arc length (k + 1) dt hold_speed instead, along the path and straight on
+    past its end (the teacher's stop is not kept)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if p.hold_speed is not None:
+        return _hold(poses, p.hold_speed, dt)
     xy = np.vstack([[0.0, 0.0], poses[:, :2]])
     seg = np.hypot(*np.diff(xy, axis=0).T)
     s = np.concatenate([[0.0], np.cumsum(seg)])
@@ -91,4 +125,21 @@ def perturb_plan(poses: np.ndarray, p: Perturbation) -> np.ndarray:
     out[:, 0] = c * x - sn * y
     out[:, 1] = sn * x + c * y + p.lateral_m
     out[:, 2] = np.arctan2(np.sin(yaw + p.heading_rad), np.cos(yaw + p.heading_rad))
+    return out
+
+
+def _hold(poses: np.ndarray, speed: float, dt: float) -> np.ndarray:
+    """The teacher's path (extended straight along its last heading) driven at a constant speed."""
+    xy = np.vstack([[0.0, 0.0], poses[:, :2]])
+    seg = np.hypot(*np.diff(xy, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    yaw = np.concatenate([[0.0], np.unwrap(poses[:, 2])])
+    target = speed * dt * np.arange(1, len(poses) + 1)
+    inside = np.minimum(target, s[-1])
+    beyond = np.maximum(target - s[-1], 0.0)
+    out = np.empty_like(poses)
+    out[:, 0] = np.interp(inside, s, xy[:, 0]) + beyond * np.cos(yaw[-1])
+    out[:, 1] = np.interp(inside, s, xy[:, 1]) + beyond * np.sin(yaw[-1])
+    heading = np.interp(inside, s, yaw)
+    out[:, 2] = np.arctan2(np.sin(heading), np.cos(heading))
     return out
