@@ -150,9 +150,8 @@ def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
         result = planner.decide(state)
         p = active(windows, state.step)
         if config.late_brake_probability > 0.0:  # (no draw when off: the stream stays as it was)
-            onset = not braking and brakes(result.poses, float(state.ego.v), dt)
-            braking = brakes(result.poses, float(state.ego.v), dt)
-            if onset and p is None and rng.random() < config.late_brake_probability:
+            was_braking, braking = braking, brakes(result.poses, float(state.ego.v), dt)
+            if braking and not was_braking and p is None and rng.random() < config.late_brake_probability:
                 p = late_brake(config, state.step, float(state.ego.v), dt, rng)
                 windows = sorted([*windows, p], key=lambda w: w.start)  # active() finds it on the next steps
         states.append(state)

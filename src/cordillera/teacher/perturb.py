@@ -108,16 +108,14 @@ def perturb_plan(poses: np.ndarray, p: Perturbation, dt: float = 0.1) -> np.ndar
     With hold_speed, pose k moves to arc length (k + 1) dt hold_speed instead, along the path and straight on
     past its end (the teacher's stop is not kept)."""
     poses = np.asarray(poses, dtype=np.float64)
+    xy, s, path_yaw = _path(poses)
     if p.hold_speed is not None:
-        return _hold(poses, p.hold_speed, dt)
-    xy = np.vstack([[0.0, 0.0], poses[:, :2]])
-    seg = np.hypot(*np.diff(xy, axis=0).T)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
+        return _hold(poses, xy, s, path_yaw, p.hold_speed, dt)
     target = np.minimum(s[1:] * p.speed_factor, s[-1])
     if s[-1] > 1e-6:
         x = np.interp(target, s, xy[:, 0])
         y = np.interp(target, s, xy[:, 1])
-        yaw = np.interp(target, s, np.concatenate([[0.0], np.unwrap(poses[:, 2])]))
+        yaw = np.interp(target, s, path_yaw)
     else:  # a standing plan: nothing to re-time
         x, y, yaw = poses[:, 0], poses[:, 1], poses[:, 2]
     c, sn = np.cos(p.heading_rad), np.sin(p.heading_rad)
@@ -128,12 +126,15 @@ def perturb_plan(poses: np.ndarray, p: Perturbation, dt: float = 0.1) -> np.ndar
     return out
 
 
-def _hold(poses: np.ndarray, speed: float, dt: float) -> np.ndarray:
-    """The teacher's path (extended straight along its last heading) driven at a constant speed."""
+def _path(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A plan as a path from the ego: points (65, 2) from the origin, their arc lengths (65,), unwrapped yaws (65,)."""
     xy = np.vstack([[0.0, 0.0], poses[:, :2]])
-    seg = np.hypot(*np.diff(xy, axis=0).T)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    yaw = np.concatenate([[0.0], np.unwrap(poses[:, 2])])
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    return xy, s, np.concatenate([[0.0], np.unwrap(poses[:, 2])])
+
+
+def _hold(poses: np.ndarray, xy: np.ndarray, s: np.ndarray, yaw: np.ndarray, speed: float, dt: float) -> np.ndarray:
+    """The teacher's path (extended straight along its last heading) driven at a constant speed."""
     target = speed * dt * np.arange(1, len(poses) + 1)
     inside = np.minimum(target, s[-1])
     beyond = np.maximum(target - s[-1], 0.0)
