@@ -186,3 +186,59 @@ def test_late_braking_keeps_the_ego_fast_where_the_teacher_slows():
     assert clean_states[window.end].ego.v < window.hold_speed - 0.5  # ... where the teacher had slowed
     assert end.ego.x > clean_states[window.end].ego.x  # so it is further on, nearer the stalled car
     np.testing.assert_allclose(results[window.end].poses, TeacherPlanner().decide(end).poses)  # the teacher's label
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """A tiny, untrained VLA checkpoint: a student that drives badly, which is what DAgger is for."""
+    import torch
+
+    from cordillera.model import CordilleraVLA, ModelConfig, train_tokenizer
+
+    config = ModelConfig.tiny()
+    tokenizer = train_tokenizer(["continue straight", "turn left in 40 m", "Stop for the stalled car ahead"] * 3,
+                                config.backbone.vocab_size, config.rig.camera_vocabulary)
+    torch.manual_seed(0)
+    return CordilleraVLA(config, tokenizer).save_pretrained(tmp_path_factory.mktemp("student") / "ckpt")
+
+
+def test_student_drives_and_the_teacher_labels_every_state_it_reaches(student):
+    from cordillera.teacher.datagen import _drive
+    from cordillera.teacher.planner import TeacherPlanner
+
+    config = DatagenConfig(suite="val", episodes=1, seed=1, duration_s=3.0, student=str(student), student_hz=2.0)
+    job = episode_jobs(config, "", "")[0]
+    states, results, perturbs = _drive(job, TeacherPlanner(), np.random.default_rng(0))
+    clean, _, _ = _drive(episode_jobs(replace(config, student=None), "", "")[0], TeacherPlanner(),
+                         np.random.default_rng(0))
+    assert all(p is None for p in perturbs)  # no perturbation windows on top of the student
+    deviation = max(float(np.hypot(*(a.ego.pose[:2] - b.ego.pose[:2]))) for a, b in zip(states, clean))
+    assert deviation > 0.5  # [m] the untrained student did not drive the teacher's way
+    planner = TeacherPlanner()
+    for k in (len(states) // 2, len(states) - 1):
+        np.testing.assert_allclose(results[k].poses, planner.decide(states[k]).poses)  # the label: the teacher's
+    assert not any(s.log[-1].collisions for s in states if s.log)  # nothing recorded after a crash
+    again, _, _ = _drive(job, TeacherPlanner(), np.random.default_rng(0))
+    assert all(np.array_equal(a.ego.pose, b.ego.pose) for a, b in zip(states, again)) and len(again) == len(states)
+
+
+def test_student_dataset_records_the_weights_and_bad_students_are_refused(student, tmp_path):
+    from cordillera.model.checkpoint import weights_digest
+
+    config = DatagenConfig(suite="val", episodes=1, seed=1, routine_rate=0.5, duration_s=2.5, student=str(student))
+    info = generate(config, tmp_path / "dagger")
+    assert info["samples"] > 0
+    assert info["config"]["student"] == {"checkpoint": str(student), "weights_sha256": weights_digest(student)}
+    assert "student" not in CONFIG.identity() and "student_hz" not in CONFIG.identity()  # old hashes unchanged
+    generate(config, tmp_path / "again")
+    assert _checksums(tmp_path / "dagger") == _checksums(tmp_path / "again")  # same student, same dataset
+    with pytest.raises(DatasetError, match="student: checkpoint file missing"):
+        generate(replace(config, student=str(tmp_path / "nowhere")), tmp_path / "x")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(DatasetError, match="cannot load it as a VLA checkpoint"):
+        generate(replace(config, student=str(broken)), tmp_path / "y")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    with pytest.raises(ValueError, match="student_hz"):
+        DatagenConfig(student=str(student), student_hz=0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import yaml
 
@@ -100,3 +101,28 @@ def test_mismatched_resume_is_refused(dataset, tmp_path, capsys):
     assert "different run: train_config.seed" in line
     assert "already holds a training run" in _error(capsys, "--config", _config(tmp_path), "--data", dataset,
                                                     "--out", out)
+
+
+def test_several_datasets_train_together_and_fine_tuning_starts_from_a_checkpoint(dataset, tmp_path, capsys):
+    from cordillera.data import DrivingDataset
+
+    second = tmp_path / "second"
+    generate(DatagenConfig(suite="train", episodes=1, seed=5, routine_rate=0.5, duration_s=3.0), second)
+    config, base, tuned = _config(tmp_path), tmp_path / "base", tmp_path / "tuned"
+    code, stdout, err = _run(capsys, "--config", config, "--data", dataset, second, "--out", base, "--no-progress")
+    assert code == 0, err
+    sizes = [len(DrivingDataset(d, "train")) for d in (dataset, second)]
+    stats = [json.loads((d / "meta" / "stats.json").read_text())["actions"]["mean"][0] for d in (dataset, second)]
+    model = CordilleraVLA.from_pretrained(base / "final")
+    assert model.stats.mean[0] == pytest.approx(np.dot(sizes, stats) / sum(sizes))  # pooled over both
+    run = json.loads((base / "run.json").read_text())
+    code, _, err = _run(capsys, "--config", config, "--data", second, "--out", tuned, "--no-progress",
+                        "--init", base / "final")
+    assert code == 0, err
+    assert CordilleraVLA.from_pretrained(tuned / "final").stats == model.stats  # the checkpoint's, not second's
+    assert json.loads((tuned / "run.json").read_text())["data"]["train"] != run["data"]["train"]
+    assert "names a directory twice" in _error(capsys, "--config", config, "--data", dataset, dataset,
+                                               "--out", tmp_path / "c")
+    assert "--init: checkpoint directory not found" in _error(capsys, "--config", config, "--data", dataset,
+                                                              "--out", tmp_path / "d", "--init", tmp_path / "none")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()

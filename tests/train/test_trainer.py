@@ -237,3 +237,39 @@ def test_augmentation_changes_the_images_only_and_repeats_for_a_seed(samples):
     assert out[8:16, 20:30].mean() < 0.5 * out[20:, :].mean()
     with pytest.raises(ValueError, match="uint8"):
         photometric(images.float(), torch.Generator())
+
+
+def test_init_fine_tunes_from_a_checkpoint_keeping_its_vocabulary_and_statistics(tmp_path, samples, val_samples):
+    from cordillera.model.checkpoint import weights_digest
+
+    base = train(tiny_train_config(3), samples, val_samples, tmp_path / "base", progress=False).final
+    other = make_samples(16, seed=7)  # other texts and futures: a fresh run would get another tokenizer and stats
+    steps_seen = []
+    tuned = train(tiny_train_config(2, optim=OptimConfig(lr=1e-9, warmup_steps=1)), other, val_samples,
+                  tmp_path / "tuned", progress=False, init=base, on_step=lambda s, _: steps_seen.append(s)).final
+    assert steps_seen == [1, 2]
+    start, end = CordilleraVLA.from_pretrained(base), CordilleraVLA.from_pretrained(tuned)
+    assert (tuned / "tokenizer.json").read_text() == (base / "tokenizer.json").read_text()
+    assert end.stats == start.stats
+    a, b = _weights(base), _weights(tuned)
+    assert set(a) == set(b)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5  # started from the checkpoint (lr ~ 0)
+    identity = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    assert identity["init"] == {"checkpoint": str(base), "weights_sha256": weights_digest(base)}
+    # a fresh run on the same data starts elsewhere
+    fresh = _weights(train(tiny_train_config(2), other, val_samples, tmp_path / "fresh", progress=False).final)
+    assert max(float((a[k] - fresh[k]).abs().max()) for k in a) > 1e-2
+
+
+def test_init_from_a_checkpoint_of_another_model_is_refused_before_any_step(tmp_path, samples, val_samples):
+    base = train(tiny_train_config(3), samples, val_samples, tmp_path / "base", progress=False).final
+    config = tiny_train_config(2)
+    wider = replace(config, model=replace(config.model, expert=replace(config.model.expert,
+                                                                 hidden_size=2 * config.model.expert.hidden_size)))
+    steps = []
+    with pytest.raises(TrainError, match=r"--init .*model config differs.*expert\.hidden_size"):
+        train(wider, samples, val_samples, tmp_path / "wider", progress=False, init=base,
+              on_step=lambda s, _: steps.append(s))
+    with pytest.raises(TrainError, match="--init: checkpoint directory not found"):
+        train(config, samples, val_samples, tmp_path / "missing", progress=False, init=tmp_path / "nowhere")
+    assert steps == []

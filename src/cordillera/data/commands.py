@@ -30,7 +30,8 @@ def _datagen(args: argparse.Namespace) -> int:
                                perturb=PerturbConfig(late_brake_probability=args.late_brake),
                                routine_rate=args.routine_rate, duration_s=args.duration, workers=args.workers,
                                executor=args.executor, val_fraction=args.val_fraction,
-                               image_height=args.image_size[0], image_width=args.image_size[1], frames=args.frames)
+                               image_height=args.image_size[0], image_width=args.image_size[1], frames=args.frames,
+                               student=args.student, student_hz=args.student_hz)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -149,6 +150,10 @@ def register(sub) -> None:
     p.add_argument("--late-brake", type=within(0.0, 1.0), default=0.0, metavar="P",
                    help="probability that the ego keeps its speed for 0.5-1.5 s when the teacher starts to brake "
                         "(late-braking recoveries; default 0)")
+    p.add_argument("--student", default=None, metavar="CHECKPOINT",
+                   help="DAgger: this VLA checkpoint drives and the teacher labels the states it reaches")
+    p.add_argument("--student-hz", type=positive, default=2.0,
+                   help="how often the student replans [Hz] (default 2, as `cordillera eval --policy-hz 2`)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_datagen)
 

@@ -19,6 +19,7 @@ shape against the model the config builds, and raises CheckpointError naming the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ from cordillera.model.action_space import ActionStats
 from cordillera.model.config import ConfigError, ModelConfig
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CheckpointError", "save_pretrained", "load_pretrained", "read_config"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "CheckpointError", "save_pretrained", "load_pretrained", "read_config",
+           "weights_digest"]
 
 FORMAT_NAME = "cordillera-vla"
 FORMAT_VERSION = 1
@@ -80,6 +82,20 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+
+
+def weights_digest(path: str | Path) -> str:
+    """SHA-256 (first 16 hex digits) of a checkpoint's model.safetensors: what identifies its weights in the
+    records of runs and datasets made from it. CheckpointError when the file is not there."""
+    weights = Path(path) / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"checkpoint file missing: {weights} (give a checkpoint directory, e.g. "
+                              f"runs/train/RUN/final)")
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def read_config(path: str | Path) -> ModelConfig:

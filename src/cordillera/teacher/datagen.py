@@ -17,6 +17,10 @@ One episode, all in one worker:
    executes that plan, or inside a perturbation window a shifted / turned / re-timed copy of it, or (late
    braking, off by default) the same path at the speed it had when the teacher began to brake
    (teacher.perturb). The clean plan is the label at every state, so the drift and the way back are taught.
+   With a student (`student`: a VLA checkpoint; DAgger) the student drives instead, replanning at
+   `student_hz` from its own cameras, with no perturbations, until the episode ends or the ego collides; the
+   teacher still plans from every state it reaches, and those plans are the labels. So the dataset holds the
+   states the student's own mistakes lead to, each with what the teacher would do there.
 2. Choose moments (after `warmup_s`, when the 1.6 s ego history is real): every keyframe (teacher.keyframes:
    the decision or the ego's meta-action changes, or a new cause appears), plus each routine step with
    probability `routine_rate`.
@@ -46,7 +50,8 @@ from cordillera.data.format import (DATA_DIR, FORMAT, FORMAT_VERSION, FRAME_CODE
 from cordillera.teacher.perturb import (PerturbConfig, Perturbation, active, brakes, late_brake, perturb_plan,
                                         schedule)
 
-__all__ = ["DatagenConfig", "EpisodeJob", "episode_jobs", "run_episode", "generate", "WORKER_MODULES"]
+__all__ = ["DatagenConfig", "EpisodeJob", "episode_jobs", "run_episode", "generate", "WORKER_MODULES",
+           "student_digest"]
 
 WORKER_MODULES = ("cordillera.world.rollout", "cordillera.scenarios.families", "cordillera.world.render",
                   "cordillera.data.writer", "cordillera.teacher.planner", "cordillera.teacher.reasoning")
@@ -69,6 +74,8 @@ class DatagenConfig:
     frames: int = 4  # frames per camera, t0-0.3 s .. t0
     workers: int = 1  # 1: in this process; more: a process pool (or Ray tasks)
     executor: str = "local"  # local | ray
+    student: str | None = None  # a VLA checkpoint directory that drives the episodes (DAgger); None: the teacher
+    student_hz: float = 2.0  # how often the student replans [Hz] (the evaluation's --policy-hz)
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -81,6 +88,8 @@ class DatagenConfig:
             raise ValueError(f"duration_s: must be > 0, got {self.duration_s}")
         if self.workers < 1:
             raise ValueError(f"workers: must be >= 1, got {self.workers}")
+        if not (np.isfinite(self.student_hz) and 0 < self.student_hz <= 1.0 / C.DT):
+            raise ValueError(f"student_hz: must be in (0, {1.0 / C.DT:g}], got {self.student_hz}")
 
     def identity(self) -> dict:
         """The fields that decide the dataset's content (not how many episodes, workers or which executor)."""
@@ -89,6 +98,11 @@ class DatagenConfig:
             doc.pop(key)
         if not doc["perturb"]["late_brake_probability"]:  # off: the identity (and hash) of datasets made before it
             doc["perturb"].pop("late_brake_probability")
+        if self.student is None:  # likewise for the student fields
+            doc.pop("student")
+            doc.pop("student_hz")
+        else:  # the weights decide what the student does, not where they lie
+            doc["student"] = {"checkpoint": self.student, "weights_sha256": student_digest(self.student)}
         return doc
 
 
@@ -130,6 +144,27 @@ def episode_jobs(config: DatagenConfig, root: str | Path, chash: str) -> list[Ep
     return jobs
 
 
+def student_digest(checkpoint: str | Path) -> str:
+    """The student's weights digest (model.checkpoint.weights_digest); DatasetError when it has none."""
+    from cordillera.model.checkpoint import CheckpointError, weights_digest
+
+    try:
+        return weights_digest(checkpoint)
+    except CheckpointError as exc:
+        raise DatasetError(f"student: {exc}") from None
+
+
+_STUDENTS: dict[str, object] = {}  # checkpoint -> VLAPolicy, loaded once per worker process
+
+
+def _student(checkpoint: str):
+    if checkpoint not in _STUDENTS:
+        from cordillera.model.policy import VLAPolicy
+
+        _STUDENTS[checkpoint] = VLAPolicy(checkpoint=checkpoint)
+    return _STUDENTS[checkpoint]
+
+
 # ---- one episode ------------------------------------------------------------------------------------------------
 
 def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
@@ -140,6 +175,8 @@ def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
 
     scenario = sample_family(job.family, job.seed)
     state = sim.reset(scenario, job.seed, sim.SimConfig(duration_s=job.config.duration_s))
+    if job.config.student is not None:
+        return _drive_student(job, planner, state)
     dt = state.world.config.dt
     steps = int(round(state.world.duration_s / dt))
     config = job.config.perturb
@@ -159,6 +196,25 @@ def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
         perturbs.append(p)
         state = sim.step(state, Plan(perturb_plan(result.poses, p, dt) if p is not None else result.poses))
     return states, results, perturbs
+
+
+def _drive_student(job: EpisodeJob, planner, state):
+    """DAgger: the student drives (replanning every 1 / student_hz s, the controller tracking its last plan in
+    between) and the teacher plans from every state as the label; ends at the first collision."""
+    from cordillera.world import sim
+
+    student = _student(job.config.student)
+    student.reset({"scenario": job.episode, "seed": job.index})
+    every = max(1, int(round(1.0 / (job.config.student_hz * state.world.config.dt))))
+    states, results = [], []
+    while not state.done:
+        results.append(planner.decide(state))
+        states.append(state)
+        plan = student.plan(sim.observe(state, student.sensors)) if state.step % every == 0 else None
+        state = sim.step(state, plan)
+        if state.log[-1].collisions:  # what follows a crash teaches nothing
+            break
+    return states, results, [None] * len(states)
 
 
 def _keyframes(states, results) -> set[int]:
@@ -287,6 +343,12 @@ def generate(config: DatagenConfig, out: str | Path, progress: Progress | None =
 
     root = Path(out)
     rig = _rig(config)
+    if config.student is not None:  # a checkpoint that does not load fails here, not in every worker
+        student_digest(config.student)
+        try:
+            _student(config.student)
+        except Exception as exc:  # noqa: BLE001  (any loader error is the user's checkpoint to fix)
+            raise DatasetError(f"student {config.student}: cannot load it as a VLA checkpoint: {exc}") from None
     chash = config_hash(config.identity() | {"format_version": FORMAT_VERSION})
     info = _info(config, chash, rig)
     if (root / INFO).exists():

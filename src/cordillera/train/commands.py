@@ -2,6 +2,8 @@
 
     cordillera train --config configs/train/vla-small.yaml --data runs/data/teacher --out runs/train/small
     cordillera train --config configs/train/vla-small.yaml --data runs/data/teacher --out runs/train/small --resume
+    cordillera train --config configs/train/vla-small-dagger.yaml --data runs/data/teacher runs/data/dagger \
+        --init runs/train/small/final --out runs/train/small-dagger        # fine-tune on a DAgger round
     torchrun --nproc_per_node 2 -m cordillera train --config ... --data ... --out ...
 
 Everything the user can get wrong (config file, dataset version, corrupt shards, a run directory of another
@@ -21,7 +23,11 @@ __all__ = ["register"]
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the reasoning VLA on a dataset (supervised; resumable; DDP via torchrun)")
     p.add_argument("--config", required=True, help="training config (YAML or JSON), e.g. configs/train/vla-small.yaml")
-    p.add_argument("--data", required=True, help="dataset directory written by `cordillera datagen`")
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
+                   help="dataset directory written by `cordillera datagen` (several: trained on together)")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights, tokenizer and action statistics (fine-tuning, e.g. "
+                        "on a DAgger round); its model config must equal the training config's")
     p.add_argument("--out", required=True, help="run directory (metrics, checkpoints, final model)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
@@ -30,14 +36,28 @@ def register(sub) -> None:
     p.set_defaults(func=_train)
 
 
-def open_datasets(path: str, config):
+def open_datasets(path: str | list[str], config):
     """The train and val splits of a dataset directory, every shard verified, checked against the model.
 
     A Cordillera dataset (`cordillera datagen`) or a directory in the PhysicalAI-AV layout (real clips, or the
-    teacher's export from `cordillera data export-pai-av`): both give the same Sample type."""
+    teacher's export from `cordillera data export-pai-av`): both give the same Sample type. Several
+    directories (Cordillera datasets) are read as one (data.union.DatasetUnion), in the order given."""
     from cordillera.data import DatasetError, DrivingDataset
     from cordillera.data.pai_av import PaiAvDataset, is_pai_av_dir
+    from cordillera.data.union import DatasetUnion
 
+    paths = [path] if isinstance(path, str) else list(path)
+    if len(set(paths)) != len(paths):
+        raise UsageError(f"--data names a directory twice: {' '.join(paths)}")
+    if len(paths) > 1:
+        opened = [open_datasets(p, config) for p in paths]
+        if any(not isinstance(train, DrivingDataset) for train, _ in opened):
+            raise UsageError("only datasets written by `cordillera datagen` can be trained on together")
+        try:
+            return DatasetUnion([t for t, _ in opened]), DatasetUnion([v for _, v in opened])
+        except DatasetError as exc:
+            raise UsageError(str(exc)) from None
+    path = paths[0]
     try:
         if is_pai_av_dir(path):
             train_set = PaiAvDataset(path, split="train", rig=config.model.rig)
@@ -71,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
     train_set, val_set = open_datasets(args.data, config)
     try:
         result = train(config, train_set, val_set, args.out, resume=args.resume, progress=not args.no_progress,
-                       stop_at_step=args.stop_at)
+                       stop_at_step=args.stop_at, init=args.init)
     except (TrainError, DataError) as exc:
         raise UsageError(str(exc)) from None
     if result.rank != 0:

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from cordillera.model.action_space import ActionStats
-from cordillera.model.checkpoint import load_pretrained
+from cordillera.model.checkpoint import CheckpointError, load_pretrained, weights_digest
 from cordillera.model.processor import Sample
 from cordillera.model.tokenizer import TextTokenizer, train_tokenizer
 from cordillera.model.vla import CordilleraVLA
@@ -194,24 +194,39 @@ def _progress(enabled: bool, total: int, done: int):
 
 def train(config: TrainConfig, train_samples: Sequence[Sample], val_samples: Sequence[Sample] | None,
           out: str | Path, resume: bool = False, progress: bool = True, stop_at_step: int | None = None,
-          on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_step: Callable[[int, dict], None] | None = None, init: str | Path | None = None) -> TrainResult:
     """Train `config` on the samples into the run directory `out` (see the module docstring).
 
     resume: continue the run in `out` from its newest checkpoint (TrainError when `out` holds another run).
     stop_at_step: end after this many optimiser steps with a checkpoint (a time-boxed session; --resume
     continues). on_step(step, losses) is called after every optimiser step on rank 0.
+    init: a checkpoint to start from (fine-tuning): its weights, tokenizer and action statistics replace the
+    fresh ones; its model config must equal `config.model` (TrainError naming the first difference).
     """
     start_time = time.perf_counter()
     context = distributed.start()
     try:
         return _train(config, train_samples, val_samples, Path(out), resume, progress, stop_at_step, on_step,
-                      context, start_time)
+                      context, start_time, init)
     finally:
         distributed.stop(context)
 
 
+def _initial(init: str | Path, config: TrainConfig):
+    """The checkpoint a fine-tuning run starts from, checked against the training config."""
+    try:
+        model = load_pretrained(init)
+    except CheckpointError as exc:
+        raise TrainError(f"--init: {exc}") from None
+    diff = first_difference(model.config.to_dict(), config.model.to_dict())
+    if diff:
+        diff = diff.replace("in the run", "in the checkpoint")
+        raise TrainError(f"--init {init}: its model config differs from the training config's: {diff}")
+    return model
+
+
 def _train(config, train_samples, val_samples, out: Path, resume, progress, stop_at_step, on_step,
-           context: distributed.Context, start_time: float) -> TrainResult:
+           context: distributed.Context, start_time: float, init: str | Path | None = None) -> TrainResult:
     if len(train_samples) < config.data.batch_size * context.world_size:
         raise DataError(f"the training split has {len(train_samples)} samples; one step needs batch_size x "
                         f"processes = {config.data.batch_size} x {context.world_size}")
@@ -225,6 +240,9 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
     identity = {"format": RUN_FORMAT, "train_config": config.to_dict(), "world_size": context.world_size,
                 "data": {"train": data_fingerprint(train_samples),
                          "val": data_fingerprint(val_samples) if val_samples else None}}
+    initial = _initial(init, config) if init is not None else None
+    if init is not None:  # (absent otherwise: the identity of runs made before fine-tuning existed)
+        identity["init"] = {"checkpoint": str(init), "weights_sha256": weights_digest(init)}
     identity = json.loads(json.dumps(identity))  # tuples as lists: compared with run.json as read back
     checkpoint = _prepare_directory(out, identity, resume, context)
     context.barrier()
@@ -232,7 +250,9 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
     # tokenizer: trained once by rank 0 on the training texts, read back by every rank (and on resume)
     tokenizer_path = out / TOKENIZER
     cameras = config.model.rig.camera_vocabulary
-    if not tokenizer_path.is_file() and context.is_main:
+    if not tokenizer_path.is_file() and context.is_main and initial is not None:
+        initial.tokenizer.save(tokenizer_path)  # fine-tuning keeps the checkpoint's vocabulary
+    elif not tokenizer_path.is_file() and context.is_main:
         corpus = text_corpus(train_samples, config.data.reasoning, config.data.qa_pairs > 0)
         if not corpus:
             raise DataError("the training split has no text (navigation or reasoning) to train the tokenizer on")
@@ -240,10 +260,13 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
                         config.data.tokenizer_min_frequency).save(tokenizer_path)
     context.barrier()
     tokenizer = TextTokenizer.load(tokenizer_path, cameras)
-    stats: ActionStats = action_stats(train_samples, config.model.action)
+    stats: ActionStats = initial.stats if initial is not None else action_stats(train_samples, config.model.action)
 
     torch.manual_seed(config.seed)
     model = CordilleraVLA(config.model, tokenizer, stats)
+    if initial is not None:
+        model.load_state_dict(initial.state_dict())
+        del initial
     optimizer = _optimizer(model, config)
     step = 0
     if checkpoint is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -85,19 +84,6 @@ def test_drivable_area_covers_every_centreline(name, params):
     assert road.in_drivable_area(points).all()
     xmin, ymin, xmax, ymax = road.bounds()
     assert not road.in_drivable_area(np.array([[xmax + 50.0, ymax + 50.0], [xmin - 5.0, ymin - 5.0]])).any()
-
-
-@pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_construction_is_fast(name):
-    build_map(name)  # warm up imports and caches
-    best = min(_timed(name) for _ in range(3))
-    assert best < 0.05, f"{name} took {best * 1e3:.1f} ms"
-
-
-def _timed(name: str) -> float:
-    t0 = time.perf_counter()
-    build_map(name)
-    return time.perf_counter() - t0
 
 
 # ---- parameters ------------------------------------------------------------------------------------------
