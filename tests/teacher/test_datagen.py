@@ -230,7 +230,7 @@ def test_student_dataset_records_the_weights_and_bad_students_are_refused(studen
     assert info["samples"] > 0
     assert info["config"]["student"] == {"checkpoint": str(student), "weights_sha256": weights_digest(student)}
     assert "student" not in CONFIG.identity() and "student_hz" not in CONFIG.identity()  # old hashes unchanged
-    generate(config, tmp_path / "again")
+    generate(replace(config, workers=2), tmp_path / "again")  # in a worker process, threads limited there
     assert _checksums(tmp_path / "dagger") == _checksums(tmp_path / "again")  # same student, same dataset
     with pytest.raises(DatasetError, match="student: checkpoint file missing"):
         generate(replace(config, student=str(tmp_path / "nowhere")), tmp_path / "x")

@@ -200,20 +200,28 @@ def _drive(job: EpisodeJob, planner, rng: np.random.Generator):
 
 def _drive_student(job: EpisodeJob, planner, state):
     """DAgger: the student drives (replanning every 1 / student_hz s, the controller tracking its last plan in
-    between) and the teacher plans from every state as the label; ends at the first collision."""
+    between) and the teacher plans from every state as the label; ends at the first collision. The student runs
+    on one thread, so its plans (and the dataset) do not depend on how many workers share the machine."""
+    import torch
+
     from cordillera.world import sim
 
     student = _student(job.config.student)
     student.reset({"scenario": job.episode, "seed": job.index})
     every = max(1, int(round(1.0 / (job.config.student_hz * state.world.config.dt))))
     states, results = [], []
-    while not state.done:
-        results.append(planner.decide(state))
-        states.append(state)
-        plan = student.plan(sim.observe(state, student.sensors)) if state.step % every == 0 else None
-        state = sim.step(state, plan)
-        if state.log[-1].collisions:  # what follows a crash teaches nothing
-            break
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        while not state.done:
+            results.append(planner.decide(state))
+            states.append(state)
+            plan = student.plan(sim.observe(state, student.sensors)) if state.step % every == 0 else None
+            state = sim.step(state, plan)
+            if state.log[-1].collisions:  # what follows a crash teaches nothing
+                break
+    finally:
+        torch.set_num_threads(threads)
     return states, results, [None] * len(states)
 
 
