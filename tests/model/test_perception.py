@@ -13,7 +13,8 @@ import torch
 from cordillera.model import CordilleraVLA, ModelConfig
 from cordillera.model.config import ConfigError, PerceptionConfig, VisionConfig
 from cordillera.model.encoders import VisionEncoder
-from cordillera.model.perception import DISTANCE_SCALE_M, PerceptionHead, describe, perception_loss
+from cordillera.model.perception import (CONFIDENT_LOGIT, DISTANCE_SCALE_M, PerceptionHead, describe,
+                                        facts_as_outputs, perception_loss)
 from cordillera.model.processor import SampleError
 
 NAN = math.nan
@@ -165,6 +166,47 @@ def test_to_expert_feeds_the_heads_predictions_to_the_planner(make_sample, tiny_
     model.loss(model.processor.collate([lead], targets=True))["flow"].backward()
     assert all(p.grad is None or not p.grad.any() for p in model.perception.parameters())
     assert model.expert_inputs[0].weight.grad.abs().sum() > 0
+
+
+def test_facts_are_written_as_the_head_writes_its_outputs():
+    facts = torch.tensor([[1.0, 12.0, 1.0, 0.0, NAN, 2.0, 3.0],  # a stopped car 12 m ahead, yellow, a signal
+                          [0.0, NAN, NAN, NAN, NAN, NAN, 0.0]])  # no lead; crossing and signal unknown
+    out, known = facts_as_outputs(facts)
+    c = CONFIDENT_LOGIT
+    np.testing.assert_allclose(out[0].numpy(), [c, 0.3, c, -c, 0, 0, 0, c, 0, 0, 0, 0, 0, c])
+    assert known[0].tolist() == [True] * 4 + [False] + [True] * 9
+    np.testing.assert_allclose(out[1, [0, 10]].numpy(), [-c, c])
+    assert known[1].tolist() == [True] + [False] * 9 + [True] * 4
+    first = describe(out)[0]  # and they read back as the facts
+    assert first["vehicle_ahead"] > 0.98 and first["vehicle_distance_m"] == 12.0 and first["vehicle_stopped"] > 0.98
+    assert first["crossing"] < 0.02 and first["signal"] == "yellow" and first["control"] == "signal"
+    # a model trained with true facts reads them in place of the head's predictions, where they are known
+    loss = perception_loss(out, facts)
+    assert loss["lead"] < 0.02 and loss["lead_distance"] == 0.0 and loss["signal"] < 0.1
+
+
+def test_true_facts_replace_the_predictions_the_expert_reads(make_sample, tiny_config, tokenizer):
+    config = replace(tiny_config, perception=PerceptionConfig(enabled=True, queries=2, hidden_size=16, to_expert=True))
+    torch.manual_seed(0)
+    model = CordilleraVLA(config, tokenizer).eval()
+    torch.nn.init.normal_(model.expert.out_proj.weight, std=0.1)  # zero at init: a trained expert's is not
+    lead = replace(make_sample(1), qa=((LEAD_Q, "The car 12 m ahead in our lane is stopped (0.0 m/s)."),))
+    batch = model.processor.collate([lead, make_sample(2)], targets=True)
+    seen = []
+    model.expert_inputs.register_forward_hook(lambda module, args, out: seen.append(args[0][:, -14:].clone()))
+    with torch.no_grad():
+        heads = model.perceive(batch, model.embed(batch))
+        model.expert_condition(batch)
+        model.expert_condition(batch, true_facts=torch.tensor([True, False]))
+    np.testing.assert_allclose(seen[0].numpy(), heads.numpy(), rtol=1e-6)  # by default: the head's predictions
+    truth, known = facts_as_outputs(batch.facts)
+    np.testing.assert_allclose(seen[1][0][known[0]].numpy(), truth[0][known[0]].numpy())  # forced row: the facts
+    np.testing.assert_allclose(seen[1][0][~known[0]].numpy(), heads[0][~known[0]].numpy(), rtol=1e-6)  # unknown
+    np.testing.assert_allclose(seen[1][1].numpy(), heads[1].numpy(), rtol=1e-6)  # the other row: untouched
+    with torch.no_grad():  # and the flow loss sees the difference
+        plain = model.loss(batch, generator=torch.Generator().manual_seed(3))["flow"]
+        forced = model.loss(batch, generator=torch.Generator().manual_seed(3), true_facts=torch.tensor([True, True]))
+    assert float(forced["flow"]) != pytest.approx(float(plain), rel=1e-6)
 
 
 def test_describe_reads_the_outputs():

@@ -64,6 +64,8 @@ def test_unknown_fields_are_named(tmp_path, text, message):
     ("stages: [{name: a, steps: 5}, {name: a, steps: 5}]", "stage names must be distinct"),
     ("stages: [{steps: 5}]", "name"),
     ("validation: {mode: sometimes}", "ValidationConfig.mode"),
+    ("stages: [{name: a, steps: 5, true_facts: 1.5}]", "StageConfig.true_facts must be a finite number >= 0.0"),
+    ("stages: [{name: a, steps: 5, true_facts: 0.5}]", "true_facts needs model.perception.enabled"),
     ("seed: -1", "TrainConfig.seed"),
     ("- a list", "must be a mapping"),
 ])
@@ -92,10 +94,14 @@ def test_direct_construction_checks_values():
         StageConfig("a", 5, losses=())
 
 
-@pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml", "vla-small-perception.yaml"])
+@pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml", "vla-small-perception.yaml",
+                                  "vla-small-dagger.yaml"])
 def test_shipped_recipes_load(name):
     config = load_train_config(RECIPES / name)
     assert config.total_steps > 0
+    if name == "vla-small-dagger.yaml":  # fine-tunes the perception recipe's model: `--init` needs the same config
+        assert config.model == load_train_config(RECIPES / "vla-small-perception.yaml").model
+        assert config.stages[0].true_facts == 0.5
     if name == "vla-small-perception.yaml":  # two processes of 8: the global batch of vla-small.yaml
         assert config.model.perception.to_expert and config.data.augment and config.data.batch_size == 8
     if name == "action-only.yaml":

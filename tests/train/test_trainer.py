@@ -273,3 +273,41 @@ def test_init_from_a_checkpoint_of_another_model_is_refused_before_any_step(tmp_
     with pytest.raises(TrainError, match="--init: checkpoint directory not found"):
         train(config, samples, val_samples, tmp_path / "missing", progress=False, init=tmp_path / "nowhere")
     assert steps == []
+
+
+def test_true_facts_teach_the_expert_to_read_the_perception_inputs(tmp_path):
+    """Futures that depend only on a fact the images do not show (a stopped car ahead: brake; none: keep the
+    speed): trained with true facts, the expert's flow loss is lower with the right facts than the wrong ones."""
+    config = tiny_train_config(60, optim=OptimConfig(lr=3e-3, warmup_steps=5))
+    model_config = replace(config.model, perception=PerceptionConfig(enabled=True, queries=2, hidden_size=16,
+                                                                     to_expert=True))
+    stages = (replace(config.stages[0], true_facts=1.0),)
+    config = replace(config, model=model_config, stages=stages, data=replace(config.data, qa_pairs=1))
+    stopped = (("What is the vehicle ahead doing?", "The car 8 m ahead in our lane is stopped (0.0 m/s)."),)
+    clear = (("What is the vehicle ahead doing?", "There is no vehicle ahead in our lane."),)
+    t = 0.1 * np.arange(1, 65)
+
+    def scene(sample, lead: bool):
+        v = sample.speed
+        s = np.minimum(v * t - 0.5 * 6.0 * t * t, v * v / 12.0) if lead else v * t  # 6 m/s^2 to a stop
+        s = np.where(t < v / 6.0, s, v * v / 12.0) if lead else s
+        future = np.column_stack([s, np.zeros(64), np.zeros(64)])
+        return replace(sample, future=future, route_waypoints=np.column_stack([2.0 * np.arange(1, 21), np.zeros(20)]),
+                       qa=stopped if lead else clear, reasoning=None)
+
+    base = make_samples(32, seed=3, config=model_config)
+    samples = [scene(s, i % 2 == 0) for i, s in enumerate(base)]
+    result = train(config, samples, None, tmp_path / "run", progress=False)
+    model = CordilleraVLA.from_pretrained(result.final)
+    probe = [scene(s, i % 2 == 0) for i, s in enumerate(make_samples(8, seed=4, config=model_config))]
+    flipped = [replace(p, qa=clear if p.qa == stopped else stopped) for p in probe]
+    everyone = torch.ones(len(probe), dtype=torch.bool)
+
+    def flow(samples) -> float:
+        batch = model.processor.collate(samples, targets=True)
+        batch = replace(batch, actions=model.processor.collate(probe, targets=True).actions)  # the true futures
+        with torch.no_grad():
+            return float(model.loss(batch, torch.Generator().manual_seed(0), flow_samples=8,
+                                    true_facts=everyone)["flow"])
+
+    assert flow(probe) < 0.7 * flow(flipped)

@@ -31,12 +31,13 @@ from cordillera.model.config import PerceptionConfig
 from cordillera.teacher.qa import CONTROL_CLASSES, SIGNAL_CLASSES  # the classes of the answers the targets come from
 
 __all__ = ["PerceptionConfig", "PerceptionHead", "perception_loss", "describe", "TARGETS", "DISTANCE_SCALE_M",
-           "OUTPUTS", "SIGNAL_CLASSES", "CONTROL_CLASSES"]
+           "OUTPUTS", "SIGNAL_CLASSES", "CONTROL_CLASSES", "facts_as_outputs", "CONFIDENT_LOGIT"]
 
 TARGETS = ("lead", "lead_distance", "lead_stopped", "crossing", "crossing_distance", "signal", "control")
 NUM_SIGNAL, NUM_CONTROL = len(SIGNAL_CLASSES), len(CONTROL_CLASSES)
 DISTANCE_SCALE_M = 40.0  # distances are predicted as d / 40 m
 OUTPUTS = 5 + NUM_SIGNAL + NUM_CONTROL  # lead, lead distance, stopped, crossing, crossing distance logits/values
+CONFIDENT_LOGIT = 4.0  # what a true fact reads as in the head's output format: sigmoid 0.982, softmax ~0.93
 
 
 class PerceptionHead(nn.Module):
@@ -82,6 +83,30 @@ def perception_loss(outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, t
     masked("control", 6, lambda r: F.cross_entropy(outputs[r, 5 + NUM_SIGNAL:], targets[r, 6].long()))
     out["perception"] = sum(out.values())
     return out
+
+
+def facts_as_outputs(targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Facts (B, 7) in TARGETS order (NaN = unknown) written the way the head writes its (B, 14) outputs, and
+    (B, 14) bool: which outputs a known fact sets. Binary facts become logits of +-CONFIDENT_LOGIT, distances
+    d / 40 m, a signal or control class CONFIDENT_LOGIT at its class and 0 at the others. What the expert reads
+    in place of the head's predictions when training with true facts (train.config.StageConfig.true_facts)."""
+    targets = targets.float()
+    known = ~torch.isnan(targets)
+    values = torch.nan_to_num(targets)
+    size = targets.shape[0]
+    out = targets.new_zeros((size, OUTPUTS))
+    mask = torch.zeros((size, OUTPUTS), dtype=torch.bool, device=targets.device)
+    for column in (0, 2, 3):  # lead, stopped, crossing: binary
+        out[:, column] = CONFIDENT_LOGIT * (2.0 * values[:, column] - 1.0)
+        mask[:, column] = known[:, column]
+    for column in (1, 4):  # lead and crossing distance
+        out[:, column] = values[:, column] / DISTANCE_SCALE_M
+        mask[:, column] = known[:, column]
+    for column, start, count in ((5, 5, NUM_SIGNAL), (6, 5 + NUM_SIGNAL, NUM_CONTROL)):
+        classes = values[:, column].long().clamp(0, count - 1)
+        out[:, start: start + count] = CONFIDENT_LOGIT * F.one_hot(classes, count).to(out.dtype)
+        mask[:, start: start + count] = known[:, column: column + 1]
+    return out, mask
 
 
 def describe(outputs: torch.Tensor) -> list[dict]:

@@ -43,7 +43,7 @@ from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate
 from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
 from cordillera.model.dense import dense_loss
 from cordillera.model.perception import OUTPUTS as PERCEPTION_OUTPUTS
-from cordillera.model.perception import PerceptionHead, perception_loss
+from cordillera.model.perception import PerceptionHead, facts_as_outputs, perception_loss
 from cordillera.model.processor import IGNORE, Batch, Processor
 from cordillera.model.reasoning import sample_token
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError, special_tokens_for
@@ -142,21 +142,28 @@ class CordilleraVLA(nn.Module):
             raise ValueError("the model has no perception head (ModelConfig.perception.enabled is false)")
         return self.perception(embeds, batch.input_ids == self.processor.ids["image_pad"])
 
-    def expert_condition(self, batch: Batch, embeds: torch.Tensor | None = None) -> torch.Tensor | None:
+    def expert_condition(self, batch: Batch, embeds: torch.Tensor | None = None,
+                         true_facts: torch.Tensor | None = None) -> torch.Tensor | None:
         """(B, expert width) summary of history, ego state and route (and, with PerceptionConfig.to_expert,
         the perception head's predictions on `embeds`, computed here when not given) the expert adds to its
-        tokens, or None."""
+        tokens, or None. true_facts (B,) bool (training): these samples' known facts (`batch.facts`) replace
+        the head's predictions (perception.facts_as_outputs)."""
         if self.expert_inputs is None:
             return None
         parts = [batch.history.flatten(1), batch.ego_state, batch.route.flatten(1)]
         if self.config.perception.to_expert:
             embeds = self.embed(batch) if embeds is None else embeds
-            parts.append(self.perceive(batch, embeds).detach())
+            seen = self.perceive(batch, embeds).detach()
+            if true_facts is not None and batch.facts is not None:
+                truth, known = facts_as_outputs(batch.facts.to(seen.device))
+                seen = torch.where(known & true_facts[:, None], truth.to(seen.dtype), seen)
+            parts.append(seen)
         flat = torch.cat([p.to(self.expert_inputs[0].weight.dtype) for p in parts], dim=1)
         return self.expert_inputs(flat)
 
     # ---- training ---------------------------------------------------------------------------------
-    def teacher_forced(self, batch: Batch, embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, PrefixCache]:
+    def teacher_forced(self, batch: Batch, embeds: torch.Tensor | None = None,
+                       true_facts: torch.Tensor | None = None) -> tuple[torch.Tensor, PrefixCache]:
         """One backbone pass over a right-padded batch with targets: hidden states (B, L, d) and the cache
         the expert attends to (valid up to and including each sequence's <|traj_future_start|>). embeds:
         the batch's `embed` output when the caller already has it."""
@@ -167,11 +174,11 @@ class CordilleraVLA(nn.Module):
         positions = torch.arange(batch.input_ids.shape[1], device=hidden.device)
         cache.valid = batch.attention_mask & (positions[None, :] < batch.prefix_length[:, None])
         cache.next_position = batch.prefix_length.clone()
-        cache.condition = self.expert_condition(batch, embeds)
+        cache.condition = self.expert_condition(batch, embeds, true_facts)
         return hidden, cache
 
     def loss(self, batch: Batch, generator: torch.Generator | None = None, detach_prefix: bool = False,
-             flow_samples: int = 1) -> dict[str, torch.Tensor]:
+             flow_samples: int = 1, true_facts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Losses of a right-padded batch with targets (`Processor.collate(..., targets=True)`).
 
         text: mean next-token cross-entropy over the reasoning text, its markers and (when on) the discrete
@@ -182,11 +189,13 @@ class CordilleraVLA(nn.Module):
         detach_prefix stops the flow loss's gradient at the backbone cache (Alpamayo's stage-2 setting); by
         default it trains the backbone and encoders too. flow_samples: noise/time draws per sample for the
         flow loss (the expert is cheap next to the backbone, so several draws per backbone pass lower the
-        loss variance).
+        loss variance). true_facts (B,) bool: samples whose expert reads their true scene facts (`batch.facts`)
+        instead of the perception head's predictions (PerceptionConfig.to_expert): an expert trained only on the
+        head's outputs, noise early in training, learns to ignore them (docs/architecture.md, "Fact forcing").
         """
         dense = self.vision.dense is not None and len(batch.images) > 0
         embeds, dense_logits = self.embed_with_dense(batch, dense=dense)
-        hidden, cache = self.teacher_forced(batch, embeds)
+        hidden, cache = self.teacher_forced(batch, embeds, true_facts)
         targets = batch.labels[:, 1:]
         where = targets != IGNORE  # logits only where there is a label
         logits = self.backbone.logits(hidden[:, :-1][where])

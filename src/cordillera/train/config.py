@@ -107,6 +107,8 @@ class StageConfig:
     detach_prefix: bool = False  # the flow loss stops at the backbone cache (Alpamayo stage 2)
     lr: float | None = None  # peak learning rate; None: OptimConfig.lr
     flow_samples: int = 1  # noise/time draws per sample for the flow loss (the expert is cheap)
+    true_facts: float = 0.0  # share of samples whose expert reads the true scene facts, not the head's
+    #                          predictions (needs model.perception.to_expert; docs/architecture.md, "Fact forcing")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses", tuple(self.losses))
@@ -123,6 +125,8 @@ class StageConfig:
             raise TrainConfigError(f"stage {self.name!r}: detach_prefix must be true or false")
         if self.lr is not None:
             _check_float(self, "lr")
+        _check_float(self, "true_facts", strict=False, high=1.0)
+        object.__setattr__(self, "true_facts", float(self.true_facts))
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,11 @@ class TrainConfig:
                                    f"got {self.precision!r}")
         _check_int(self, "log_every")
         _check_int(self, "seed", 0)
+        perception = self.model.perception
+        forcing = [s.name for s in self.stages if s.true_facts > 0]
+        if forcing and not (perception.enabled and perception.to_expert):
+            raise TrainConfigError(f"stage {forcing[0]!r}: true_facts needs model.perception.enabled and "
+                                   "model.perception.to_expert (the expert must read the perception outputs)")
 
     @property
     def total_steps(self) -> int:

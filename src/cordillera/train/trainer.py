@@ -55,6 +55,7 @@ __all__ = ["train", "TrainResult", "TrainError", "learning_rate", "RUN_FORMAT"]
 
 RUN_FORMAT = 1
 AUGMENT_STREAM = 7  # seed part of the augmentation generator (rank, step, 7), apart from the flow noise (rank, step)
+FACTS_STREAM = 11  # seed part of the true-facts draws (StageConfig.true_facts), apart from the other two
 RUN, TOKENIZER, METRICS, CURVES, FINAL = "run.json", "tokenizer.json", "metrics.jsonl", "curves.png", "final"
 
 
@@ -93,8 +94,9 @@ class Objective(nn.Module):
         self.model = model
 
     def forward(self, batch, generator: torch.Generator, terms: tuple[str, ...], detach_prefix: bool,
-                flow_samples: int) -> dict[str, torch.Tensor]:
-        losses = self.model.loss(batch, generator, detach_prefix=detach_prefix, flow_samples=flow_samples)
+                flow_samples: int, true_facts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        losses = self.model.loss(batch, generator, detach_prefix=detach_prefix, flow_samples=flow_samples,
+                                 true_facts=true_facts)
         out = {name: value.detach() for name, value in losses.items() if name != "total"}
         out["total"] = sum(losses[name] for name in terms)
         return out
@@ -324,9 +326,14 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
             if config.data.augment:  # its own stream, so the flow noise is the same with and without
                 batch = replace(batch, images=photometric(batch.images, seed_everything_from(config.seed, context.rank,
                                                                                              step, AUGMENT_STREAM)))
+            forced = None
+            if stage.true_facts > 0:  # its own stream too: the flow noise does not depend on it
+                draws = torch.rand(batch.size, generator=seed_everything_from(config.seed, context.rank, step,
+                                                                              FACTS_STREAM))
+                forced = draws < stage.true_facts
             with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
                 losses = objective(batch, seed_everything_from(config.seed, context.rank, step), stage.losses,
-                                   stage.detach_prefix, stage.flow_samples)
+                                   stage.detach_prefix, stage.flow_samples, forced)
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
             optimizer.step()
