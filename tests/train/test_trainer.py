@@ -151,7 +151,7 @@ def test_closed_loop_validation_of_a_checkpoint(tmp_path, samples, val_samples):
     assert summary["policy"].startswith("vla:")
 
 
-def test_oversampling_repeats_moving_off_and_speeding_up(samples):
+def test_oversampling_repeats_moving_off_speeding_up_and_hard_braking(samples):
     from dataclasses import replace as change
 
     import numpy as np
@@ -164,10 +164,14 @@ def test_oversampling_repeats_moving_off_and_speeding_up(samples):
     cruising = np.column_stack([8.0 * t, 0 * t, 0 * t])
     speeding = np.column_stack([8.0 * t + 0.5 * t * t, 0 * t, 0 * t])  # +1 m/s/s: 10 m/s after 2 s
     base = samples[0]
+    braking = np.column_stack([np.minimum(8.0 * t - 1.5 * t * t, 8.0 * 8.0 / 6.0), 0 * t, 0 * t])  # -3 m/s^2
+    gently = np.column_stack([8.0 * t - 0.5 * t * t, 0 * t, 0 * t])  # -1 m/s^2: 6 m/s after 2 s, not hard
     cases = [change(base, speed=0.0, future=moving_off), change(base, speed=0.0, future=standing),
-             change(base, speed=8.0, future=cruising), change(base, speed=8.0, future=speeding)]
-    assert oversampling(cases, 1, 1) is None
-    assert oversampling(cases, 4, 2).tolist() == [0, 0, 0, 0, 1, 2, 3, 3]
+             change(base, speed=8.0, future=cruising), change(base, speed=8.0, future=speeding),
+             change(base, speed=8.0, future=braking), change(base, speed=8.0, future=gently)]
+    assert oversampling(cases, 1, 1) is None and oversampling(cases, 1, 1, 1) is None
+    assert oversampling(cases, 4, 2).tolist() == [0, 0, 0, 0, 1, 2, 3, 3, 4, 5]
+    assert oversampling(cases, 1, 1, 3).tolist() == [0, 1, 2, 3, 4, 4, 4, 5]  # 8 -> ~2 m/s in 2 s: hard
 
 
 def test_acceleration_input_off_zeroes_it_in_the_ego_state(samples):

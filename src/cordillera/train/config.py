@@ -61,6 +61,7 @@ class DataConfig:
     # each epoch repeats these samples (train/data.py `oversampling`): moving off from standstill, speeding up
     repeat_moving_off: int = 1
     repeat_speeding_up: int = 1
+    repeat_braking: int = 1  # repeats per epoch of samples whose future brakes hard (train.data.oversampling)
     qa_pairs: int = 0  # scene QA pairs per sample trained as an auxiliary answer target (0: none)
     augment: bool = False  # photometric augmentation of the training images (train/augment.py)
 
@@ -71,6 +72,7 @@ class DataConfig:
         _check_int(self, "tokenizer_min_frequency")
         _check_int(self, "repeat_moving_off")
         _check_int(self, "repeat_speeding_up")
+        _check_int(self, "repeat_braking")
         _check_int(self, "qa_pairs", 0)
         for name in ("reasoning", "augment"):
             if not isinstance(getattr(self, name), bool):

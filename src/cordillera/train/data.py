@@ -129,16 +129,19 @@ def make_loader(dataset: Dataset, sampler: StepBatchSampler, processor: Processo
 MOVING_OFF_SPEED = 0.5  # [m/s] "at standstill" below this speed
 MOVING_OFF_DISTANCE = 1.0  # [m] ... and moving off when the future is this far away after 2 s
 SPEEDING_UP = 0.5  # [m/s] "speeding up": the speed 2 s ahead exceeds the current one by this much
+BRAKING = 4.0  # [m/s] "braking hard": the speed 2 s ahead is this much below the current one
 
 
-def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int) -> np.ndarray | None:
-    """Sample indices of one epoch in which moving-off samples appear `moving_off` times and speeding-up
-    samples `speeding_up` times (others once), or None when both are 1. Imitation data is mostly
-    "stopped stays stopped" (96 % of train-v1's standstill samples) and slightly more braking than
-    speeding up (33 against 27 %), so a policy that slows down by mistake reads its own braking as the
-    reason to keep braking; repeating the rarer cases counters that. A dataset with `record(i)` gives the
-    targets without decoding frames."""
-    if moving_off == 1 and speeding_up == 1:
+def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int, braking: int = 1) -> np.ndarray | None:
+    """Sample indices of one epoch in which moving-off samples appear `moving_off` times, speeding-up
+    samples `speeding_up` times and hard-braking ones `braking` times (others once), or None when all are 1.
+    Imitation data is mostly "stopped stays stopped" (96 % of train-v1's standstill samples) and slightly more
+    braking than speeding up (33 against 27 %), so a policy that slows down by mistake reads its own braking as
+    the reason to keep braking; repeating the rarer cases counters that. Hard braking (2 m/s^2 or more over
+    2 s) is rarer still (2.9 % of train-v3's samples above 5 m/s), and a model that never sees it often enough
+    does not brake at all (docs/architecture.md, "DAgger"). A dataset with `record(i)` gives the targets
+    without decoding frames."""
+    if moving_off == 1 and speeding_up == 1 and braking == 1:
         return None
     record = getattr(samples, "record", None)
     repeats = np.ones(len(samples), dtype=np.int64)
@@ -155,6 +158,8 @@ def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int) -
             repeats[i] = moving_off
         elif later > speed + SPEEDING_UP:
             repeats[i] = speeding_up
+        elif later < speed - BRAKING:
+            repeats[i] = braking
     return np.repeat(np.arange(len(samples)), repeats)
 
 

@@ -293,7 +293,8 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
         objective = DistributedDataParallel(objective, find_unused_parameters=partial)
 
     log = MetricsLog(out / METRICS, resume_step=step if resume else None) if context.is_main else None
-    index = oversampling(train_samples, config.data.repeat_moving_off, config.data.repeat_speeding_up)
+    index = oversampling(train_samples, config.data.repeat_moving_off, config.data.repeat_speeding_up,
+                         config.data.repeat_braking)
     train_view = SampleView(train_samples, config.data.reasoning, index, config.data.qa_pairs)
     val_view = SampleView(val_samples, config.data.reasoning, qa_pairs=config.data.qa_pairs) if val_samples else None
     end = stop_at_step or total
