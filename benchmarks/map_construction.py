@@ -4,10 +4,11 @@
     python benchmarks/map_construction.py --json     # {"maps": {name: ms}, "cached_ms", "sim_step_ms", "worst_ratio"}
 
 `build_map` caches maps by (name, parameters), so an episode reset usually pays a lookup; a builder runs once
-per new parameter set and should cost no more than a few simulator steps of the episode it starts. Each builder runs `--repeats` times after a warm-up (imports, caches) and the best time is
-reported beside the median time of one 10 Hz step of a busy scenario measured in the same run (the reference):
-the ratio, not the absolute time, is what to compare across machines. (This replaced a unit test that asserted
-an absolute build time, which a shared, noisy machine cannot promise.)
+per new parameter set and should cost no more than a few simulator steps of the episode it starts. Each builder
+runs `--repeats` times after a warm-up (imports, caches) and the best time is reported beside the median time
+of one 10 Hz step of a busy scenario measured in the same run (the reference): the ratio, not the absolute
+time, is what to compare across machines. (This replaced a unit test that asserted an absolute build time,
+which a shared, noisy machine cannot promise.)
 """
 
 from __future__ import annotations

@@ -191,7 +191,8 @@ class CordilleraVLA(nn.Module):
         flow loss (the expert is cheap next to the backbone, so several draws per backbone pass lower the
         loss variance). true_facts (B,) bool: samples whose expert reads their true scene facts (`batch.facts`)
         instead of the perception head's predictions (PerceptionConfig.to_expert): an expert trained only on the
-        head's outputs, noise early in training, learns to ignore them (docs/architecture.md, "Fact forcing").
+        head's outputs, noise early in training, learns to ignore them (docs/architecture.md, "DAgger, fact
+        forcing, and why the expert does not brake").
         """
         dense = self.vision.dense is not None and len(batch.images) > 0
         embeds, dense_logits = self.embed_with_dense(batch, dense=dense)

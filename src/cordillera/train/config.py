@@ -110,7 +110,8 @@ class StageConfig:
     lr: float | None = None  # peak learning rate; None: OptimConfig.lr
     flow_samples: int = 1  # noise/time draws per sample for the flow loss (the expert is cheap)
     true_facts: float = 0.0  # share of samples whose expert reads the true scene facts, not the head's
-    #                          predictions (needs model.perception.to_expert; docs/architecture.md, "Fact forcing")
+    #                          predictions (needs model.perception.to_expert; docs/architecture.md, "DAgger,
+    #                          fact forcing, and why the expert does not brake")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses", tuple(self.losses))

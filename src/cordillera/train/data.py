@@ -139,8 +139,8 @@ def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int, b
     braking than speeding up (33 against 27 %), so a policy that slows down by mistake reads its own braking as
     the reason to keep braking; repeating the rarer cases counters that. Hard braking (2 m/s^2 or more over
     2 s) is rarer still (2.9 % of train-v3's samples above 5 m/s), and a model that never sees it often enough
-    does not brake at all (docs/architecture.md, "DAgger"). A dataset with `record(i)` gives the targets
-    without decoding frames."""
+    does not brake at all (docs/architecture.md, "DAgger, fact forcing, ..."). A dataset with `record(i)` gives
+    the targets without decoding frames."""
     if moving_off == 1 and speeding_up == 1 and braking == 1:
         return None
     record = getattr(samples, "record", None)
