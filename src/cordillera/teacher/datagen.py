@@ -204,25 +204,20 @@ def _drive_student(job: EpisodeJob, planner, state):
     on one thread, so its plans (and the dataset) do not depend on how many workers share the machine."""
     import torch
 
-    from cordillera.world import sim
+    from cordillera.world.rollout import rollout
 
     student = _student(job.config.student)
     student.reset({"scenario": job.episode, "seed": job.index})
-    every = max(1, int(round(1.0 / (job.config.student_hz * state.world.config.dt))))
-    states, results = [], []
+    states = [state]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        while not state.done:
-            results.append(planner.decide(state))
-            states.append(state)
-            plan = student.plan(sim.observe(state, student.sensors)) if state.step % every == 0 else None
-            state = sim.step(state, plan)
-            if state.log[-1].collisions:  # what follows a crash teaches nothing
-                break
+    try:  # what follows a crash teaches nothing
+        rollout(state.world.scenario, student, policy_hz=job.config.student_hz, stop_on_collision=True,
+                on_step=states.append, state=state)
     finally:
         torch.set_num_threads(threads)
-    return states, results, [None] * len(states)
+    states = states[:-1]  # the last one (the collision, or the end) is not a moment to plan from
+    return states, [planner.decide(s) for s in states], [None] * len(states)
 
 
 def _keyframes(states, results) -> set[int]:
