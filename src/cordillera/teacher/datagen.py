@@ -306,12 +306,12 @@ def run_episode(job: EpisodeJob) -> dict:
 
 # ---- the whole run --------------------------------------------------------------------------------------------
 
-def _info(config: DatagenConfig, chash: str, rig) -> dict:
+def _info(config: DatagenConfig, identity: dict, chash: str, rig) -> dict:
     from cordillera.eval.runner import code_version
     from cordillera.scenarios.suites import get_suite
 
     return {"format": FORMAT, "version": FORMAT_VERSION, "dt": C.DT, "horizon": C.PLAN_STEPS,
-            "history": C.HISTORY_STEPS, "complete": False, "config": config.identity(), "config_hash": chash,
+            "history": C.HISTORY_STEPS, "complete": False, "config": identity, "config_hash": chash,
             "suite": config.suite, "suite_hash": get_suite(config.suite).hash, "code_version": code_version(),
             "rig": {"cameras": list(rig.names), "frames": rig.frames, "height": config.image_height,
                     "width": config.image_width, "frame_format": FRAME_CODEC, "spec": rig.to_dict()}}
@@ -346,14 +346,14 @@ def generate(config: DatagenConfig, out: str | Path, progress: Progress | None =
 
     root = Path(out)
     rig = _rig(config)
+    identity = config.identity()  # (with a student: the digest of its weights; DatasetError when it has none)
     if config.student is not None:  # a checkpoint that does not load fails here, not in every worker
-        student_digest(config.student)
         try:
             _student(config.student)
         except Exception as exc:  # noqa: BLE001  (any loader error is the user's checkpoint to fix)
             raise DatasetError(f"student {config.student}: cannot load it as a VLA checkpoint: {exc}") from None
-    chash = config_hash(config.identity() | {"format_version": FORMAT_VERSION})
-    info = _info(config, chash, rig)
+    chash = config_hash(identity | {"format_version": FORMAT_VERSION})
+    info = _info(config, identity, chash, rig)
     if (root / INFO).exists():
         before = read_json(root / INFO)
         if before.get("config_hash") != chash:
