@@ -282,3 +282,14 @@ def test_touching_boxes_do_not_overlap():
 def test_smoothstep_hand_values_and_clipping():
     x = np.array([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0])
     np.testing.assert_allclose(smoothstep(x), [0.0, 0.0, 0.15625, 0.5, 1.0, 1.0])  # 3/16 - 2/64 at 0.25
+
+
+def test_plan_speed_is_the_step_ending_at_that_time():
+    from cordillera.geometry import plan_speed
+
+    t = 0.1 * np.arange(1, 65)
+    braking = np.column_stack([10.0 * t - 1.0 * t * t, np.zeros(64), np.zeros(64)])  # 10 m/s, -2 m/s^2
+    # pose 20 (t = 2.1 s) minus pose 19 (2.0 s): (21 - 4.41) - (20 - 4) = 0.59 m in 0.1 s, the speed at 2.05 s
+    assert plan_speed(braking, 2.0) == pytest.approx(5.9)
+    diagonal = np.column_stack([3.0 * t, 4.0 * t, np.zeros(64)])  # 5 m/s along (3, 4)
+    assert plan_speed(diagonal, 1.0) == pytest.approx(5.0)

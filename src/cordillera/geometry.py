@@ -21,6 +21,7 @@ __all__ = [
     "curvature",
     "speed_profile",
     "speed_cap_at",
+    "plan_speed",
     "box_corners",
     "boxes_overlap",
 ]
@@ -191,6 +192,15 @@ def speed_cap_at(s: np.ndarray, caps: np.ndarray, query: np.ndarray, decel: floa
     i = np.clip(np.searchsorted(s, q, side="right") - 1, 0, len(s) - 2)
     braked = np.sqrt(caps[i + 1] ** 2 + 2.0 * decel * np.maximum(s[i + 1] - q, 0.0))
     return np.minimum(caps[i], braked)
+
+
+def plan_speed(poses: np.ndarray, seconds: float, dt: float = 0.1) -> float:
+    """Speed [m/s] of a plan `seconds` ahead: the step from pose k - 1 to pose k (k = round(seconds / dt)) over
+    dt, for poses (T, >= 2) one every dt from t0 + dt (pose k lies at t0 + (k + 1) dt, so the step spans
+    seconds .. seconds + dt)."""
+    k = int(round(seconds / dt))
+    step = np.asarray(poses[k][:2], dtype=np.float64) - np.asarray(poses[k - 1][:2], dtype=np.float64)
+    return float(np.hypot(step[0], step[1])) / dt
 
 
 def box_corners(x, y, yaw, length, width) -> np.ndarray:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cordillera.geometry import plan_speed
+
 __all__ = ["PerturbConfig", "Perturbation", "schedule", "perturb_plan", "active", "late_brake", "brakes"]
 
 BRAKE_DROP_MPS = 2.0  # a plan "brakes" when its speed 2 s ahead is this much below the speed now [m/s]
@@ -90,10 +92,7 @@ def active(windows: list[Perturbation], step: int) -> Perturbation | None:
 
 def brakes(poses: np.ndarray, speed: float, dt: float = 0.1) -> bool:
     """Whether a plan (64, 3) from an ego at `speed` [m/s] brakes: its speed 2 s ahead is BRAKE_DROP_MPS lower."""
-    poses = np.asarray(poses, dtype=np.float64)
-    k = int(round(2.0 / dt))
-    later = float(np.hypot(*(poses[k] - poses[k - 1])[:2])) / dt
-    return speed >= BRAKE_MIN_SPEED_MPS and later <= speed - BRAKE_DROP_MPS
+    return speed >= BRAKE_MIN_SPEED_MPS and plan_speed(poses, 2.0, dt) <= speed - BRAKE_DROP_MPS
 
 
 def late_brake(config: PerturbConfig, step: int, speed: float, dt: float, rng: np.random.Generator) -> Perturbation:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from cordillera.geometry import plan_speed
 from cordillera.model.action_space import ACTION_LIMITS, ActionStats, trajectory_to_actions
 from cordillera.model.config import ActionConfig
 from cordillera.model.processor import Batch, Processor, Sample
@@ -153,7 +154,7 @@ def oversampling(samples: Sequence[Sample], moving_off: int, speeding_up: int, b
             future, speed = samples[i].future, samples[i].speed
         if future is None:
             raise DataError(f"training sample {i} has no future trajectory")
-        later = float(np.linalg.norm(future[20, :2] - future[19, :2])) / 0.1  # speed about 2 s ahead [m/s]
+        later = plan_speed(future, 2.0)  # speed 2 s ahead [m/s]
         if speed < MOVING_OFF_SPEED and float(np.linalg.norm(future[19, :2])) > MOVING_OFF_DISTANCE:
             repeats[i] = moving_off
         elif later > speed + SPEEDING_UP:
