@@ -1,7 +1,11 @@
 """Shared fixtures: a small real dataset, generated once per session by the teacher (2 short episodes of the `val`
-suite, one in each split), for the data, model and benchmark tests that read one."""
+suite, one in each split), for the data, model and benchmark tests that read one; and a loader for the scripts
+under benchmarks/ (scripts, not a package)."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +21,17 @@ def small_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "small"
     info = generate(SMALL, root)
     return root, info
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """load_benchmark("policy_latency"): the module of benchmarks/policy_latency.py, freshly executed."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +10,10 @@ import torch
 
 from cordillera.model.config import VisionConfig
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "perception_probe.py"
-
 
 @pytest.fixture(scope="module")
-def probe():
-    spec = importlib.util.spec_from_file_location("perception_probe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def probe(load_benchmark):
+    return load_benchmark("perception_probe")
 
 
 def test_auroc_by_hand(probe):
