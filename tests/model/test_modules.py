@@ -10,7 +10,7 @@ import torch
 from cordillera.model.backbone import Backbone
 from cordillera.model.config import BackboneConfig, ConfigError, ExpertConfig, ModelConfig, VisionConfig
 from cordillera.model.encoders import FourierFeatures, ResidualBlock, TokenMLP, VisionEncoder
-from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, sample_flow_time
+from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, sample_flow_time, speed_profile_loss
 
 SMALL = BackboneConfig(hidden_size=64, num_layers=2, num_heads=4, num_kv_heads=2, head_dim=16, intermediate_size=96,
                        vocab_size=128, max_positions=256)
@@ -146,6 +146,36 @@ def test_expert_shapes_and_shared_layout():
     assert expert.out_proj.weight.grad is not None
     t = sample_flow_time(10_000, torch.Generator().manual_seed(0))
     assert 0.0 <= float(t.min()) and float(t.max()) < 0.999 and float(t.mean()) < 0.5  # skewed to noise
+
+
+def test_denoised_estimate_is_the_clean_actions_the_velocity_points_to():
+    backbone, expert, cache = expert_and_cache()
+    actions = torch.randn(2, 64, 2)
+    plain = flow_matching_loss(expert, actions, cache, backbone.rope, torch.Generator().manual_seed(0))
+    loss, estimate = flow_matching_loss(expert, actions, cache, backbone.rope, torch.Generator().manual_seed(0),
+                                        denoised=True)
+    assert torch.equal(loss, plain)  # the same draws: asking for the estimate changes nothing else
+    # redo the draws: x_t + (1 - t) v with v the expert's output at (x_t, t)
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn(actions.shape, generator=generator)
+    t = sample_flow_time(2, generator)
+    x_t = t[:, None, None] * actions + (1 - t[:, None, None]) * noise
+    with torch.no_grad():
+        expected = x_t + (1 - t[:, None, None]) * expert(x_t, t, cache, backbone.rope)
+    assert torch.allclose(estimate.detach(), expected, atol=1e-6)
+    assert estimate.requires_grad
+
+
+def test_speed_profile_loss_by_hand():
+    target = torch.zeros(1, 4, 2)
+    estimate = torch.zeros(1, 4, 2)
+    estimate[0, :2, 0] = 1.0  # one std of extra acceleration for two steps of 0.5 s, std 2 m/s^2
+    estimate[0, :, 1] = 5.0  # the lateral dimension does not count
+    # cumulative speed errors: 1 m/s, 2, 2, 2 -> squares 1, 4, 4, 4 -> mean 3.25
+    assert float(speed_profile_loss(estimate, target, acceleration_std=2.0, dt=0.5)) == pytest.approx(3.25)
+    # a bias that cancels (+1 then -1) leaves the speed right after the second step: 1, 0, 0, 0 -> 0.25
+    estimate[0, 1, 0] = -1.0
+    assert float(speed_profile_loss(estimate, target, acceleration_std=2.0, dt=0.5)) == pytest.approx(0.25)
 
 
 def test_integrate_matches_per_step_calls_and_samples():

@@ -37,6 +37,12 @@ def test_defaults_from_an_empty_file(tmp_path):
     assert load_train_config(_write(tmp_path, "")) == TrainConfig()
 
 
+def test_the_speed_term_is_opt_in(tmp_path):
+    assert "speed" not in TrainConfig().stages[0].losses  # configs that name no losses train as before
+    config = load_train_config(_write(tmp_path, "stages: [{name: a, steps: 5, losses: [flow, speed], speed_weight: 0.5}]"))
+    assert config.stages[0].losses == ("flow", "speed") and config.stages[0].speed_weight == 0.5
+
+
 @pytest.mark.parametrize("text, message", [
     ("optimiser: {lr: 0.001}", "unknown key 'optimiser'"),
     ("optim: {learning_rate: 0.001}", "optim: unknown key 'learning_rate'"),
@@ -66,6 +72,7 @@ def test_unknown_fields_are_named(tmp_path, text, message):
     ("validation: {mode: sometimes}", "ValidationConfig.mode"),
     ("stages: [{name: a, steps: 5, true_facts: 1.5}]", "StageConfig.true_facts must be a finite number >= 0.0"),
     ("stages: [{name: a, steps: 5, true_facts: 0.5}]", "true_facts needs model.perception.enabled"),
+    ("stages: [{name: a, steps: 5, speed_weight: -1}]", "StageConfig.speed_weight must be a finite number >= 0.0"),
     ("seed: -1", "TrainConfig.seed"),
     ("- a list", "must be a mapping"),
 ])
@@ -101,7 +108,7 @@ def test_shipped_recipes_load(name):
     assert config.total_steps > 0
     if name == "vla-small-dagger.yaml":  # fine-tunes the perception recipe's model: `--init` needs the same config
         assert config.model == load_train_config(RECIPES / "vla-small-perception.yaml").model
-        assert config.stages[0].true_facts == 0.5
+        assert config.stages[0].true_facts == 0.5 and "speed" in config.stages[0].losses
     if name == "vla-small-perception.yaml":  # two processes of 8: the global batch of vla-small.yaml
         assert config.model.perception.to_expert and config.data.augment and config.data.batch_size == 8
     if name == "action-only.yaml":

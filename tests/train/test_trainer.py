@@ -40,6 +40,7 @@ def test_tiny_model_overfits_a_handful_of_samples(tmp_path):
     assert last["loss/flow"] < 0.6 * first["loss/flow"]
     val = result.validation
     assert val["split"] == "val" and val["samples"] == 4 and np.isfinite(val["min_ade"])
+    assert val["speed_error@2s"] >= 0 and "braking_response" not in val  # no val sample brakes hard
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
 
 
@@ -315,3 +316,43 @@ def test_true_facts_teach_the_expert_to_read_the_perception_inputs(tmp_path):
                                     true_facts=everyone)["flow"])
 
     assert flow(probe) < 0.7 * flow(flipped)
+
+
+def test_the_objective_adds_the_speed_term_with_its_weight():
+    from cordillera.train.trainer import Objective
+
+    from cordillera.model import train_tokenizer
+
+    config = tiny_train_config(1)
+    samples = make_samples(4, seed=5)
+    texts = [s.reasoning or "" for s in samples] + [s.navigation for s in samples]
+    torch.manual_seed(0)
+    model = CordilleraVLA(config.model, train_tokenizer(texts, config.model.backbone.vocab_size,
+                                                        config.model.rig.camera_vocabulary))
+    batch = model.processor.collate(samples, targets=True)
+    losses = model.loss(batch, torch.Generator().manual_seed(1))
+    assert float(losses["speed"].detach()) > 0
+    assert float(losses["total"]) == pytest.approx(sum(float(losses[k]) for k in ("text", "gate", "flow", "perception")))
+    weighted = Objective(model)(batch, torch.Generator().manual_seed(1), ("flow", "speed"), False, 1, None, 0.25)
+    assert float(weighted["total"]) == pytest.approx(float(losses["flow"]) + 0.25 * float(losses["speed"]), rel=1e-5)
+    assert float(weighted["speed"]) == pytest.approx(float(losses["speed"]), rel=1e-5)  # logged unweighted
+    plain = Objective(model)(batch, torch.Generator().manual_seed(1), ("flow",), False, 1, None, 0.25)
+    assert float(plain["total"]) == pytest.approx(float(losses["flow"]), rel=1e-5)
+
+
+def test_validation_reports_the_braking_response_of_hard_braking_samples():
+    from cordillera.model import train_tokenizer
+    from cordillera.train.trainer import _validate
+
+    config = tiny_train_config(1)
+    t = 0.1 * np.arange(1, 65)
+    stop = np.column_stack([np.minimum(12.0 * t - 1.5 * t * t, 24.0), np.zeros(64), np.zeros(64)])  # 3 m/s^2
+    samples = [replace(s, speed=12.0, future=stop if i < 2 else s.future) for i, s in enumerate(make_samples(4))]
+    texts = [s.reasoning or "" for s in samples] + [s.navigation for s in samples]
+    torch.manual_seed(0)
+    model = CordilleraVLA(config.model, train_tokenizer(texts, config.model.backbone.vocab_size,
+                                                        config.model.rig.camera_vocabulary))
+    val = _validate(model, config, samples, step=0)
+    # an untrained expert plans about constant speed: it reproduces little of the 6.15 m/s slowdown
+    assert np.isfinite(val["braking_response"]) and val["braking_response"] < 0.5
+    assert val["speed_error@2s"] > 0

@@ -29,7 +29,7 @@ from cordillera.model.backbone import PrefixCache, apply_rotary
 from cordillera.model.config import BackboneConfig, ExpertConfig
 from cordillera.model.encoders import FourierFeatures
 
-__all__ = ["ActionExpert", "sample_flow_time", "flow_matching_loss", "integrate"]
+__all__ = ["ActionExpert", "sample_flow_time", "flow_matching_loss", "speed_profile_loss", "integrate"]
 
 Rope = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -116,12 +116,30 @@ def sample_flow_time(count: int, generator: torch.Generator | None = None) -> to
 
 
 def flow_matching_loss(expert: ActionExpert, actions: torch.Tensor, cache: PrefixCache, rope: Rope,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """MSE between the predicted and the target velocity x - eps for normalised actions (B, T, 2)."""
+                       generator: torch.Generator | None = None,
+                       denoised: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """MSE between the predicted and the target velocity x - eps for normalised actions (B, T, 2). With
+    denoised, also the expert's estimate of the clean actions x_t + (1 - t) v (B, T, 2) (with gradient), which
+    `speed_profile_loss` compares with the target."""
     noise = torch.randn(actions.shape, generator=generator).to(actions)
     t = sample_flow_time(actions.shape[0], generator).to(actions)
     x_t = t[:, None, None] * actions + (1.0 - t[:, None, None]) * noise
-    return F.mse_loss(expert(x_t, t, cache, rope), actions - noise)
+    velocity = expert(x_t, t, cache, rope)
+    loss = F.mse_loss(velocity, actions - noise)
+    if not denoised:
+        return loss
+    return loss, x_t + (1.0 - t[:, None, None]) * velocity
+
+
+def speed_profile_loss(estimate: torch.Tensor, actions: torch.Tensor, acceleration_std: float,
+                       dt: float) -> torch.Tensor:
+    """Mean squared error [(m/s)^2] of the speed change over the horizon implied by estimated normalised actions
+    (B, T, 2) against the target's: per waypoint k, (std dt sum_{j<=k} (a_hat_j - a_j))^2, averaged over the
+    waypoints and the batch (the acceleration's mean cancels). The flow loss weighs a per-step acceleration bias
+    b as b^2; the speed 2 s later is off by 20 dt std b, which is what a planner that does not brake gets wrong
+    (docs/architecture.md, "A speed-profile loss")."""
+    error = torch.cumsum(estimate[..., 0] - actions[..., 0], dim=-1) * (acceleration_std * dt)
+    return error.square().mean()
 
 
 @torch.inference_mode()

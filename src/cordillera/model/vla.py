@@ -39,7 +39,7 @@ from cordillera.model.route_frame import clip_route_actions, route_frame_poses
 from cordillera.model.backbone import Backbone, PrefixCache
 from cordillera.model.config import ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
-from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate
+from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, speed_profile_loss
 from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
 from cordillera.model.dense import dense_loss
 from cordillera.model.perception import OUTPUTS as PERCEPTION_OUTPUTS
@@ -185,7 +185,9 @@ class CordilleraVLA(nn.Module):
         trajectory tokens; gate: cross-entropy of the reasoning gate token; flow: flow-matching MSE of the
         expert on the normalised target actions; perception: the auxiliary perception head's loss on
         `batch.facts` (0 without a head, model/perception.py) plus the dense object-distance loss on
-        `batch.depth` (PerceptionConfig.dense, model/dense.py); total = text + gate + flow + perception.
+        `batch.depth` (PerceptionConfig.dense, model/dense.py); speed: the speed-profile error [(m/s)^2] of
+        the expert's denoised estimate in the flow loss's draw (expert.speed_profile_loss), not part of total
+        (a training stage adds it with its weight); total = text + gate + flow + perception.
         detach_prefix stops the flow loss's gradient at the backbone cache (Alpamayo's stage-2 setting); by
         default it trains the backbone and encoders too. flow_samples: noise/time draws per sample for the
         flow loss (the expert is cheap next to the backbone, so several draws per backbone pass lower the
@@ -209,8 +211,9 @@ class CordilleraVLA(nn.Module):
             cache = cache.detach()
         if flow_samples > 1:
             cache = cache.repeat(flow_samples)
-        flow = flow_matching_loss(self.expert, batch.actions.repeat_interleave(flow_samples, 0), cache,
-                                  self.backbone.rope, generator)
+        actions = batch.actions.repeat_interleave(flow_samples, 0)
+        flow, estimate = flow_matching_loss(self.expert, actions, cache, self.backbone.rope, generator, denoised=True)
+        speed = speed_profile_loss(estimate, actions, self.stats.std[0], self.config.action.dt)
         perception = zero
         if self.perception is not None and batch.facts is not None:
             perception = perception_loss(self.perceive(batch, embeds), batch.facts)["perception"]
@@ -219,7 +222,7 @@ class CordilleraVLA(nn.Module):
                 (dense_logits.shape[0], *dense_logits.shape[2:]), -1, dtype=torch.long, device=dense_logits.device)
             perception = perception + dense_loss(dense_logits, targets)
         return {"total": text + gate + flow + perception, "text": text, "gate": gate, "flow": flow,
-                "perception": perception}
+                "perception": perception, "speed": speed}
 
     # ---- inference --------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -24,10 +24,12 @@ from cordillera.model.config import ModelConfig, section_from_dict
 from cordillera.model.config import ConfigError as ModelConfigError
 
 __all__ = ["TrainConfig", "DataConfig", "OptimConfig", "StageConfig", "ValidationConfig", "CheckpointConfig",
-           "TrainConfigError", "load_train_config", "LOSS_TERMS", "PRECISIONS"]
+           "TrainConfigError", "load_train_config", "DEFAULT_LOSSES", "LOSS_TERMS", "PRECISIONS"]
 
-LOSS_TERMS = ("text", "gate", "flow", "perception")  # CordilleraVLA.loss terms; "text" includes discrete
-#                                                       trajectory tokens; "perception" is 0 without a head
+DEFAULT_LOSSES = ("text", "gate", "flow", "perception")  # a stage's terms when its config names none
+LOSS_TERMS = DEFAULT_LOSSES + ("speed",)  # CordilleraVLA.loss terms; "text" includes discrete trajectory
+#                                           tokens; "perception" is 0 without a head; "speed" (the expert's
+#                                           speed-profile error) enters scaled by StageConfig.speed_weight
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -105,13 +107,15 @@ class OptimConfig:
 class StageConfig:
     name: str
     steps: int
-    losses: tuple[str, ...] = LOSS_TERMS  # terms summed into the objective (the others are only logged)
+    losses: tuple[str, ...] = DEFAULT_LOSSES  # terms summed into the objective (the others are only logged)
     detach_prefix: bool = False  # the flow loss stops at the backbone cache (Alpamayo stage 2)
     lr: float | None = None  # peak learning rate; None: OptimConfig.lr
     flow_samples: int = 1  # noise/time draws per sample for the flow loss (the expert is cheap)
     true_facts: float = 0.0  # share of samples whose expert reads the true scene facts, not the head's
     #                          predictions (needs model.perception.to_expert; docs/architecture.md, "DAgger,
     #                          fact forcing, and why the expert does not brake")
+    speed_weight: float = 0.25  # scale of the "speed" term [(m/s)^2] when `losses` names it (docs/architecture.md,
+    #                             "A speed-profile loss")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses", tuple(self.losses))
@@ -130,6 +134,8 @@ class StageConfig:
             _check_float(self, "lr")
         _check_float(self, "true_facts", strict=False, high=1.0)
         object.__setattr__(self, "true_facts", float(self.true_facts))
+        _check_float(self, "speed_weight", strict=False)
+        object.__setattr__(self, "speed_weight", float(self.speed_weight))
 
 
 @dataclass(frozen=True)

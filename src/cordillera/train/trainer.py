@@ -44,8 +44,8 @@ from cordillera.model.tokenizer import TextTokenizer, train_tokenizer
 from cordillera.model.vla import CordilleraVLA
 from cordillera.train import distributed
 from cordillera.train.augment import photometric
-from cordillera.train.config import LOSS_TERMS, TrainConfig
-from cordillera.train.data import (DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
+from cordillera.train.config import DEFAULT_LOSSES, TrainConfig
+from cordillera.train.data import (BRAKING, DataError, SampleView, StepBatchSampler, action_stats, data_fingerprint,
                                    make_loader, oversampling, seed_everything_from, text_corpus)
 from cordillera.train.logbook import MetricsLog, plot_curves
 from cordillera.train.state import (StateError, first_difference, load_training_state, save_step_checkpoint,
@@ -94,11 +94,12 @@ class Objective(nn.Module):
         self.model = model
 
     def forward(self, batch, generator: torch.Generator, terms: tuple[str, ...], detach_prefix: bool,
-                flow_samples: int, true_facts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                flow_samples: int, true_facts: torch.Tensor | None = None,
+                speed_weight: float = 1.0) -> dict[str, torch.Tensor]:
         losses = self.model.loss(batch, generator, detach_prefix=detach_prefix, flow_samples=flow_samples,
                                  true_facts=true_facts)
         out = {name: value.detach() for name, value in losses.items() if name != "total"}
-        out["total"] = sum(losses[name] for name in terms)
+        out["total"] = sum(losses[name] * (speed_weight if name == "speed" else 1.0) for name in terms)
         return out
 
 
@@ -143,12 +144,15 @@ def _prepare_directory(out: Path, identity: dict, resume: bool, context: distrib
 
 
 def _validate(model: CordilleraVLA, config: TrainConfig, samples: Sequence[Sample], step: int) -> dict:
-    """Validation losses (fixed noise) and open-loop minADE of K trajectories over the first val samples."""
-    from cordillera.eval.metrics.open_loop import min_ade
+    """Validation losses (fixed noise), open-loop minADE of K trajectories over the first val samples, the mean
+    absolute error of their mean speed 2 s ahead, and (when some val samples brake hard) the braking response:
+    the share of those samples' slowdown 2 s ahead that the plans reproduce."""
+    from cordillera.eval.metrics.open_loop import min_ade, speeds_ahead
 
     val = config.validation
     count = min(len(samples), val.max_samples)
     sums: dict[str, float] = {}
+    braking = [0.0, 0.0]  # slowdown 2 s ahead of the plans and of the labels, over hard-braking samples [m/s]
     batch_size = config.data.batch_size
     model.eval()
     dtype = torch.bfloat16 if config.precision == "bfloat16" else torch.float32
@@ -164,8 +168,17 @@ def _validate(model: CordilleraVLA, config: TrainConfig, samples: Sequence[Sampl
         for name, values in min_ade(out.poses[..., :2], truth).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
         sums["reasoning_rate"] = sums.get("reasoning_rate", 0.0) + sum(r is not None for r in out.reasoning)
+        predicted, label = speeds_ahead(out.poses[..., :2], truth, seconds=2.0, dt=config.model.action.dt)
+        sums["speed_error@2s"] = sums.get("speed_error@2s", 0.0) + float(np.abs(predicted - label).sum())
+        start = np.array([s.speed for s in chunk])
+        hard = label < start - BRAKING  # the oversampling's "braking hard"
+        braking[0] += float((start - predicted)[hard].sum())
+        braking[1] += float((start - label)[hard].sum())
     model.train()
-    return {"step": step, "split": "val", "samples": count, **{k: v / max(count, 1) for k, v in sums.items()}}
+    out = {"step": step, "split": "val", "samples": count, **{k: v / max(count, 1) for k, v in sums.items()}}
+    if braking[1] > 0:  # the share of the hard-braking samples' slowdown the plans reproduce (1 = all of it)
+        out["braking_response"] = braking[0] / braking[1]
+    return out
 
 
 def _closed_loop(checkpoint: Path, out: Path, config: TrainConfig, step: int) -> dict:
@@ -288,7 +301,7 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
         # a stage without some loss term, or with a detached cache, leaves parameters without a gradient
         # ("perception" only counts when the model has the head or the dense vision head)
         heads = model.perception is not None or model.vision.dense is not None
-        terms = set(LOSS_TERMS) - (set() if heads else {"perception"})
+        terms = set(DEFAULT_LOSSES) - (set() if heads else {"perception"})  # "speed" trains what "flow" does
         partial = any(not terms <= set(s.losses) or s.detach_prefix for s in config.stages)
         objective = DistributedDataParallel(objective, find_unused_parameters=partial)
 
@@ -334,7 +347,7 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
                 forced = draws < stage.true_facts
             with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
                 losses = objective(batch, seed_everything_from(config.seed, context.rank, step), stage.losses,
-                                   stage.detach_prefix, stage.flow_samples, forced)
+                                   stage.detach_prefix, stage.flow_samples, forced, stage.speed_weight)
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
             optimizer.step()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cordillera.eval.metrics.open_loop import ade, corner_distance, fde, min_ade, min_fde
+from cordillera.eval.metrics.open_loop import ade, corner_distance, fde, min_ade, min_fde, speeds_ahead
 
 
 def _two_samples():
@@ -67,3 +67,16 @@ def test_corner_distance_min_over_samples_per_time_and_corner():
     assert corner_distance(shifted[None], gt) == pytest.approx(1.0)
     assert corner_distance(turned[None], gt) == pytest.approx((5.0 + 0.0) / 2)
     assert corner_distance(np.stack([shifted, turned]), gt) == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_speeds_ahead_by_hand():
+    t = 0.1 * np.arange(1, 65)
+    keep = np.column_stack([10.0 * t, np.zeros(64)])  # 10 m/s throughout
+    brake = np.column_stack([10.0 * t - 1.0 * t * t, np.zeros(64)])  # 2 m/s^2: 10 - 2 t
+    # the step from pose 19 (t = 2.0 s) to pose 20 (2.1 s) over 0.1 s: 10 - 2 * 2.05 = 5.9 m/s
+    predicted, truth = speeds_ahead(np.stack([keep, brake])[None], brake[None], seconds=2.0)
+    assert predicted.shape == truth.shape == (1,)
+    assert truth[0] == pytest.approx(5.9)
+    assert predicted[0] == pytest.approx((10.0 + 5.9) / 2)  # the mean over the two samples
+    with pytest.raises(ValueError, match="horizon"):
+        speeds_ahead(np.stack([keep])[None], keep[None], seconds=9.0)

@@ -7,6 +7,9 @@
 - min_ade: the sample k* with the lowest mean L2 error over the full horizon is picked once; minADE@h is the
   mean L2 of that same k* over the first h seconds (not re-minimised per horizon).
 - ade / fde: of the first sample (Alpamayo's ADE uses a dummy log-probability, so it always takes sample 0).
+- speeds_ahead: the speed `seconds` ahead (geometry.plan_speed: one pose step over dt) of the samples'
+  mean plan against the ground truth's, signed; a planner that keeps its speed where the log brakes shows here
+  long before it shows in ADE.
 - corner_distance: the 4 corners of a (4.0 m x 3.0 m) box at each pose (Alpamayo's 8-corner box without its
   height), min over samples independently per (time, corner), then mean over time and corners.
 XY only: a trailing yaw column is ignored except by corner_distance, which needs it.
@@ -18,9 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from cordillera.geometry import box_corners
+from cordillera.geometry import box_corners, plan_speed
 
-__all__ = ["min_ade", "ade", "fde", "min_fde", "corner_distance"]
+__all__ = ["min_ade", "ade", "fde", "min_fde", "corner_distance", "speeds_ahead"]
 
 DEFAULT_HORIZONS_S = (0.5, 1.0, 3.0, 5.0)  # [s] Alpamayo min_ade/by_t
 
@@ -93,3 +96,16 @@ def corner_distance(pred, gt, length_m: float = 4.0, width_m: float = 3.0) -> np
     gc = box_corners(gt[..., 0], gt[..., 1], gt[..., 2], length_m, width_m)  # (..., T, 4, 2)
     dist = np.linalg.norm(pc - gc[..., None, :, :, :], axis=-1)  # (..., K, T, 4)
     return dist.min(axis=-3).mean(axis=(-2, -1))
+
+
+def speeds_ahead(pred, gt, seconds: float = 2.0, dt: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, true) speeds `seconds` ahead [m/s], each (...): the predicted one is the mean over the K
+    samples of pred (..., K, T, >=2); gt (..., T, >=2). Subtract the start speed for the change."""
+    err = _errors(pred, gt)  # validates the shapes
+    _steps(seconds, dt, err.shape[-1])
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    flat_pred = pred.reshape(-1, *pred.shape[-2:])
+    speeds = np.array([plan_speed(p, seconds, dt) for p in flat_pred]).reshape(pred.shape[:-2])
+    truth = np.array([plan_speed(g, seconds, dt) for g in gt.reshape(-1, *gt.shape[-2:])]).reshape(gt.shape[:-2])
+    return speeds.mean(axis=-1), truth
