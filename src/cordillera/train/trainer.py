@@ -94,8 +94,8 @@ class Objective(nn.Module):
         self.model = model
 
     def forward(self, batch, generator: torch.Generator, terms: tuple[str, ...], detach_prefix: bool,
-                flow_samples: int, true_facts: torch.Tensor | None = None,
-                speed_weight: float = 1.0) -> dict[str, torch.Tensor]:
+                flow_samples: int, speed_weight: float,
+                true_facts: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         losses = self.model.loss(batch, generator, detach_prefix=detach_prefix, flow_samples=flow_samples,
                                  true_facts=true_facts)
         out = {name: value.detach() for name, value in losses.items() if name != "total"}
@@ -175,10 +175,10 @@ def _validate(model: CordilleraVLA, config: TrainConfig, samples: Sequence[Sampl
         braking[0] += float((start - predicted)[hard].sum())
         braking[1] += float((start - label)[hard].sum())
     model.train()
-    out = {"step": step, "split": "val", "samples": count, **{k: v / max(count, 1) for k, v in sums.items()}}
+    record = {"step": step, "split": "val", "samples": count, **{k: v / max(count, 1) for k, v in sums.items()}}
     if braking[1] > 0:  # the share of the hard-braking samples' slowdown the plans reproduce (1 = all of it)
-        out["braking_response"] = braking[0] / braking[1]
-    return out
+        record["braking_response"] = braking[0] / braking[1]
+    return record
 
 
 def _closed_loop(checkpoint: Path, out: Path, config: TrainConfig, step: int) -> dict:
@@ -347,7 +347,7 @@ def _train(config, train_samples, val_samples, out: Path, resume, progress, stop
                 forced = draws < stage.true_facts
             with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
                 losses = objective(batch, seed_everything_from(config.seed, context.rank, step), stage.losses,
-                                   stage.detach_prefix, stage.flow_samples, forced, stage.speed_weight)
+                                   stage.detach_prefix, stage.flow_samples, stage.speed_weight, forced)
             losses["total"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip)
             optimizer.step()
