@@ -52,15 +52,18 @@ class MetricsLog:
 
 
 _PANELS = (  # (title, split, keys)
-    ("training loss", "train", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception")),
-    ("validation loss", "val", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception")),
-    ("open-loop minADE [m] (val)", "val", ("min_ade", "min_ade@1.0s", "min_ade@3.0s")),
+    ("training loss", "train", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception",
+                                "loss/speed")),
+    ("validation loss", "val", ("loss/total", "loss/text", "loss/gate", "loss/flow", "loss/perception",
+                                "loss/speed")),
+    ("open loop (val): minADE [m], speed error 2 s ahead [m/s], braking response", "val",
+     ("min_ade", "min_ade@1.0s", "min_ade@3.0s", "speed_error@2s", "braking_response")),
     ("learning rate", "train", ("lr",)),
 )
 
 
 def plot_curves(records: list[dict], path: str | Path) -> Path:
-    """A 2 x 2 figure (training loss, validation loss, minADE, learning rate) against the step."""
+    """A 2 x 2 figure (training loss, validation loss, open-loop errors, learning rate) against the step."""
     import matplotlib
 
     matplotlib.use("Agg")
