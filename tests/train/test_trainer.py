@@ -11,10 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cordillera.model import CordilleraVLA, ModelConfig
+from cordillera.model import CordilleraVLA, ModelConfig, train_tokenizer
 from cordillera.model.config import PerceptionConfig
 from cordillera.train import StageConfig, TrainError, learning_rate, train
 from cordillera.train.config import OptimConfig
+from cordillera.train.trainer import Objective, _validate
 
 from .conftest import make_samples, tiny_train_config
 
@@ -318,17 +319,17 @@ def test_true_facts_teach_the_expert_to_read_the_perception_inputs(tmp_path):
     assert flow(probe) < 0.7 * flow(flipped)
 
 
-def test_the_objective_adds_the_speed_term_with_its_weight():
-    from cordillera.train.trainer import Objective
-
-    from cordillera.model import train_tokenizer
-
-    config = tiny_train_config(1)
-    samples = make_samples(4, seed=5)
+def _untrained_model(config, samples) -> CordilleraVLA:
+    """A randomly initialised model of `config` with a tokenizer fitted to the samples' texts."""
     texts = [s.reasoning or "" for s in samples] + [s.navigation for s in samples]
     torch.manual_seed(0)
-    model = CordilleraVLA(config.model, train_tokenizer(texts, config.model.backbone.vocab_size,
-                                                        config.model.rig.camera_vocabulary))
+    return CordilleraVLA(config.model, train_tokenizer(texts, config.model.backbone.vocab_size,
+                                                       config.model.rig.camera_vocabulary))
+
+
+def test_the_objective_adds_the_speed_term_with_its_weight():
+    samples = make_samples(4, seed=5)
+    model = _untrained_model(tiny_train_config(1), samples)
     batch = model.processor.collate(samples, targets=True)
     losses = model.loss(batch, torch.Generator().manual_seed(1))
     assert float(losses["speed"].detach()) > 0
@@ -341,18 +342,11 @@ def test_the_objective_adds_the_speed_term_with_its_weight():
 
 
 def test_validation_reports_the_braking_response_of_hard_braking_samples():
-    from cordillera.model import train_tokenizer
-    from cordillera.train.trainer import _validate
-
     config = tiny_train_config(1)
     t = 0.1 * np.arange(1, 65)
     stop = np.column_stack([np.minimum(12.0 * t - 1.5 * t * t, 24.0), np.zeros(64), np.zeros(64)])  # 3 m/s^2
     samples = [replace(s, speed=12.0, future=stop if i < 2 else s.future) for i, s in enumerate(make_samples(4))]
-    texts = [s.reasoning or "" for s in samples] + [s.navigation for s in samples]
-    torch.manual_seed(0)
-    model = CordilleraVLA(config.model, train_tokenizer(texts, config.model.backbone.vocab_size,
-                                                        config.model.rig.camera_vocabulary))
-    val = _validate(model, config, samples, step=0)
+    val = _validate(_untrained_model(config, samples), config, samples, step=0)
     # an untrained expert plans about constant speed: it reproduces little of the 6.15 m/s slowdown
     assert np.isfinite(val["braking_response"]) and val["braking_response"] < 0.5
     assert val["speed_error@2s"] > 0
