@@ -88,11 +88,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    table = Table(title=f"speed change 2 s ahead, {args.checkpoint} on {args.data} ({args.split}, {report['n']} samples)")
+    table = Table(title=f"speed change 2 s ahead, {args.checkpoint} on {args.data} "
+                        f"({args.split}, {report['n']} samples)")
     for column in ("label change", "n", "label [m/s]", "plan [m/s]", "response"):
         table.add_column(column, justify="left" if column == "label change" else "right")
     for name, row in report["groups"].items():
-        table.add_row(name, str(row["n"]), f"{row['label']:+.2f}", f"{row['plan']:+.2f}", "-" if np.isnan(row["response"]) else f"{row['response']:.2f}")
+        response = "-" if np.isnan(row["response"]) else f"{row['response']:.2f}"
+        table.add_row(name, str(row["n"]), f"{row['label']:+.2f}", f"{row['plan']:+.2f}", response)
     console = Console()
     console.print(table)
     console.print(f"correlation {report['correlation']:.3f}, slope {report['slope']:.3f}, "
