@@ -185,7 +185,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     config = EvalConfig(policy=args.policy, suite=args.suite, out=args.out, workers=args.workers,
                         executor=args.executor, duration_s=args.duration, policy_hz=args.policy_hz,
-                        videos=not args.no_videos, max_failure_videos=args.max_failure_videos)
+                        reasoning=args.reasoning, videos=not args.no_videos,
+                        max_failure_videos=args.max_failure_videos)
     try:
         with _progress_bar() as progress:
             result = run_eval(config, progress)
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, default=None, help="simulated seconds per scenario "
                                                                      "(default: each scenario's own)")
     p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
+    p.add_argument("--reasoning", choices=("always", "never", "auto"), default=None,
+                   help="a vla: policy's reasoning mode (default: its checkpoint's, auto)")
     p.add_argument("--no-videos", action="store_true", help="skip the failure and success videos")
     p.add_argument("--max-failure-videos", type=_seed, default=None, help="video only the first N failures "
                                                                           "(default: all)")

@@ -61,7 +61,8 @@ def _drive(args: argparse.Namespace) -> int:
         raise UsageError(f"no checkpoint at {str(checkpoint)!r} (a directory with config.json and "
                          "model.safetensors); the shipped one is checkpoints/cordillera-vla-small")
     config = EvalConfig(policy=f"vla:{checkpoint}", suite=args.suite, out=args.out, workers=args.workers,
-                        policy_hz=args.policy_hz, videos=not args.no_videos, duration_s=args.duration)
+                        policy_hz=args.policy_hz, reasoning=args.reasoning, videos=not args.no_videos,
+                        duration_s=args.duration)
     try:
         with _progress_bar() as progress:
             result = run_eval(config, progress)
@@ -94,6 +95,8 @@ def register(sub) -> None:
                                                        "(default runs/drive)")
     p.add_argument("--workers", type=at_least(1), default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--policy-hz", type=within(0.0, 10.0, low_open=True), default=5.0, help="how often the VLA replans [Hz] (default 5)")
+    p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
+                   help="write the reasoning at every decision (default), never, or when the model's gate says")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds per scenario (default: each "
                                                                 "scenario's own)")
     p.add_argument("--no-videos", action="store_true", help="skip the videos in the report")

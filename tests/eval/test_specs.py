@@ -51,3 +51,12 @@ def test_named_and_explicit_suites():
 def test_bad_suites(text, match):
     with pytest.raises(SuiteError, match=match):
         parse_suite(text)
+
+
+@pytest.mark.parametrize("text, reasoning, match", [
+    ("rule-based", "always", "writes no reasoning; a reasoning mode applies to vla:PATH only"),
+    ("vla:/no/such/checkpoint", "sometimes", "reasoning must be one of always, never, auto, got 'sometimes'"),
+])
+def test_reasoning_modes_are_checked(text, reasoning, match):
+    with pytest.raises(PolicyIdError, match=match):
+        parse_policy_id(text, reasoning=reasoning)

@@ -32,3 +32,20 @@ def test_vla_checkpoint_is_evaluated_with_reasoning(checkpoint, tmp_path):
     assert 0.0 <= record["reasoning_action_consistency"] <= 1.0
     assert result.summary["reasoning_action_consistency"] == record["reasoning_action_consistency"]
     assert "video" in result.videos["lane_follow_straight:20000"]
+
+
+def test_reasoning_mode_overrides_the_checkpoints_and_is_part_of_the_run(checkpoint, tmp_path):
+    from cordillera.eval.runner import EvalError
+    from cordillera.eval.specs import parse_policy_id
+
+    assert parse_policy_id(f"vla:{checkpoint}", reasoning="never").build().reasoning == "never"
+    assert parse_policy_id(f"vla:{checkpoint}").build().reasoning == "always"  # the checkpoint's own mode
+    config = EvalConfig(policy=f"vla:{checkpoint}", suite="lane_follow_straight:20000", out=str(tmp_path / "v"),
+                        duration_s=1.0, policy_hz=2.0, reasoning="never", videos=False)
+    result = run_eval(config)
+    (record,) = read_results(tmp_path / "v" / "results.jsonl")
+    assert record["status"] == "ok", record["error"]
+    assert record["reasoning_action_consistency"] is None and record["key_moment"] is None  # nothing written
+    assert result.summary["reasoning_action_consistency"] is None
+    with pytest.raises(EvalError, match="reasoning 'never' \\(now 'always'\\)"):
+        run_eval(replace(config, reasoning="always"))  # a resume must not mix two modes in one directory

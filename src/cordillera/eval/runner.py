@@ -56,6 +56,7 @@ class EvalConfig:
     executor: str = "local"  # local | ray
     duration_s: float | None = None  # simulated seconds per scenario; None: each scenario's own length
     policy_hz: float = 10.0  # how often the policy replans [Hz]
+    reasoning: str | None = None  # vla: policies only: always | never | auto; None: the checkpoint's own mode
     videos: bool = True  # render failure and success videos into the report
     max_failure_videos: int | None = None  # None: every failure gets a video (they are ~150 kB each)
     success_videos: int = 2  # the first successes in suite order get one too, to compare against
@@ -126,7 +127,7 @@ def _write_lines(path: Path, records: list[dict]) -> None:
 def _run_config(config: EvalConfig, policy_id: str, suite) -> dict:
     return {"format": RESULTS_FORMAT, "policy": policy_id, "suite": suite.name, "suite_hash": suite.hash,
             "n_scenarios": len(suite), "duration_s": config.duration_s, "policy_hz": config.policy_hz,
-            "reference_policy": REFERENCE_POLICY}
+            "reasoning": config.reasoning, "reference_policy": REFERENCE_POLICY}
 
 
 def _check_directory(out: Path, run: dict) -> None:
@@ -152,7 +153,7 @@ def run_eval(config: EvalConfig, progress: Progress | None = None) -> EvalResult
     start = time.perf_counter()
     if config.workers < 1:
         raise EvalError(f"workers must be >= 1, got {config.workers}")
-    spec = parse_policy_id(config.policy)
+    spec = parse_policy_id(config.policy, reasoning=config.reasoning)
     suite = parse_suite(config.suite)
     out = Path(config.out)
     run = _run_config(config, spec.id, suite)

@@ -59,12 +59,13 @@ def _available() -> str:
     return ", ".join([*POLICY_IDS, "vla:PATH", *extra])
 
 
-def _vla_spec(text: str, path: str) -> PolicySpec:
+def _vla_spec(text: str, path: str, reasoning: str | None) -> PolicySpec:
     if not path:
         raise PolicyIdError(f"policy {text!r}: give a checkpoint directory, e.g. vla:checkpoints/small")
     if not Path(path).is_dir():
         raise PolicyIdError(f"policy {text!r}: checkpoint directory {path!r} does not exist")
-    spec = PolicySpec(f"vla:{path}", _VLA, (("checkpoint", str(path)),))
+    kwargs = (("checkpoint", str(path)),) + ((("reasoning", reasoning),) if reasoning is not None else ())
+    spec = PolicySpec(f"vla:{path}", _VLA, kwargs)
     try:
         spec.build()  # fail here, not in every worker, when the checkpoint does not load
     except ImportError as exc:
@@ -75,15 +76,22 @@ def _vla_spec(text: str, path: str) -> PolicySpec:
     return spec
 
 
-def parse_policy_id(text: str) -> PolicySpec:
-    """The PolicySpec behind an id; PolicyIdError naming the available ids otherwise."""
+def parse_policy_id(text: str, reasoning: str | None = None) -> PolicySpec:
+    """The PolicySpec behind an id; PolicyIdError naming the available ids otherwise. `reasoning` (always,
+    never or auto) sets a VLA's reasoning mode; None keeps its checkpoint's, and other policies take none."""
+    from cordillera.model.config import REASONING_MODES
     from cordillera.policies import policy_names
 
     text = text.strip()
+    if reasoning is not None:
+        if reasoning not in REASONING_MODES:
+            raise PolicyIdError(f"reasoning must be one of {', '.join(REASONING_MODES)}, got {reasoning!r}")
+        if not text.startswith(f"{_VLA}:") and text != _VLA:
+            raise PolicyIdError(f"policy {text!r} writes no reasoning; a reasoning mode applies to vla:PATH only")
     if text in POLICY_IDS:
         return PolicySpec(text, POLICY_IDS[text])
     if text.startswith(f"{_VLA}:") or text == _VLA:
-        return _vla_spec(text, text[len(_VLA) + 1:])
+        return _vla_spec(text, text[len(_VLA) + 1:], reasoning)
     if text in policy_names():
         ids = {name: pid for pid, name in POLICY_IDS.items()}
         return PolicySpec(ids.get(text, text), text)

@@ -21,7 +21,9 @@ from typing import Any
 from cordillera import constants as C
 
 __all__ = ["ALL_CAMERAS", "RigConfig", "VisionConfig", "BackboneConfig", "ExpertConfig", "ActionConfig",
-           "PerceptionConfig", "PromptConfig", "ModelConfig", "ConfigError", "VISION_POOLS"]
+           "PerceptionConfig", "PromptConfig", "ModelConfig", "ConfigError", "VISION_POOLS", "REASONING_MODES"]
+
+REASONING_MODES = ("always", "never", "auto")  # write the reasoning every decision, never, or when the gate says
 
 ALL_CAMERAS = (  # the PhysicalAI-AV 7-camera rig, in its index order: rows of the camera embedding
     "camera_cross_left_120fov",
@@ -216,7 +218,7 @@ class PromptConfig:
         _positive_floats(self, ("history_scale_m", "route_scale_m", "speed_scale"))
         if not isinstance(self.acceleration_input, bool):
             raise ConfigError(f"PromptConfig.acceleration_input must be true or false, got {self.acceleration_input!r}")
-        if self.reasoning not in ("always", "never", "auto"):
+        if self.reasoning not in REASONING_MODES:
             raise ConfigError(f"PromptConfig.reasoning must be 'always', 'never' or 'auto', got {self.reasoning!r}")
         if not 0.0 <= self.gate_threshold <= 1.0:
             raise ConfigError(f"PromptConfig.gate_threshold must be in [0, 1], got {self.gate_threshold!r}")

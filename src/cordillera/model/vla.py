@@ -37,7 +37,7 @@ from cordillera.model.action_space import (ACTION_LIMITS, ActionStats, actions_t
                                            tokens_to_actions)
 from cordillera.model.route_frame import clip_route_actions, route_frame_poses
 from cordillera.model.backbone import Backbone, PrefixCache
-from cordillera.model.config import ModelConfig
+from cordillera.model.config import REASONING_MODES, ModelConfig
 from cordillera.model.encoders import TokenMLP, VisionEncoder
 from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, speed_profile_loss
 from cordillera.model.dense import NUM_CLASSES as DENSE_CLASSES
@@ -49,8 +49,6 @@ from cordillera.model.reasoning import sample_token
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError, special_tokens_for
 
 __all__ = ["CordilleraVLA", "Generation", "REASONING_MODES"]
-
-REASONING_MODES = ("always", "never", "auto")
 
 
 @dataclass
