@@ -159,3 +159,16 @@ def test_reward_config_rejects_bad_values():
     with pytest.raises(ConfigError, match="at least one"):
         RewardConfig(safety=0, progress=0, comfort=0, imitation=0, consistency=0, grounding=0)
 
+
+
+def test_a_completion_without_reasoning_is_scored_on_driving_alone(empty_state):
+    cfg = RewardConfig()
+    poses = straight(10.0)
+    log = simulate_plan(empty_state, poses, cfg.horizon_s)
+    silent = score_completion(None, poses, log, context(empty_state, poses), cfg)
+    assert silent.components["consistency"] is None and silent.components["grounding"] is None
+    parts = [(cfg.safety, 1.0), (cfg.progress, 1.0), (cfg.comfort, 1.0), (cfg.imitation, 1.0)]
+    assert silent.total == pytest.approx(sum(w * v for w, v in parts) / sum(w for w, _ in parts))  # = 1
+    stated_nothing = score_completion("", poses, log, context(empty_state, poses), cfg)
+    assert stated_nothing.components["consistency"] == 0.0  # an empty text is a reasoning that says nothing
+    assert stated_nothing.total < silent.total

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from cordillera.cli import main
 from cordillera.model import CordilleraVLA, ModelConfig, train_tokenizer
+from cordillera.model.config import ConfigError
 from cordillera.train.rewards import RewardConfig
 from cordillera.train.rl import RLError, rl
 from cordillera.train.rl_closed_loop import ClosedLoopConfig, run_episodes
@@ -205,6 +207,10 @@ def test_closed_loop_episodes_replan_and_share_the_outcome(tiny_model, checkpoin
     assert all(len(e.decisions) == 2 for e in episodes)  # 2 s at 1 Hz
     assert all(e.reward.details["decisions"] == 2 for e in episodes)
     assert len({round(e.reward.total, 9) for e in episodes}) > 1  # the sampled driving differs
+    silent = run_episodes(tiny_model, prompt, replace(config.grpo, reasoning="never", group_size=2), config.rewards,
+                          config.closed_loop, torch.Generator().manual_seed(0))
+    assert all(d.texts == [None] for e in silent for d in e.decisions)
+    assert all(e.reward.components["consistency"] is None for e in silent)  # nothing stated, nothing scored
     result = rl(config, checkpoint, tmp_path / "closed", progress=False)
     line = json.loads((tmp_path / "closed" / "metrics.jsonl").read_text().splitlines()[-1])
     assert result.final is not None and line["completions"] == config.grpo.group_size and line["grad_norm"] > 0
@@ -225,3 +231,38 @@ def test_teacher_prompt_carries_critical_objects_and_scores_grounding(tiny_model
     reward = score_completion(prompt.teacher_text, teacher, simulate_plan(prompt.state, teacher, 4.0), prompt.context,
                               RewardConfig())
     assert reward.components["grounding"] is not None and reward.components["imitation"] == 1.0
+
+
+def _with_gate_threshold(model: CordilleraVLA, threshold: float) -> CordilleraVLA:
+    config = replace(model.config, prompt=replace(model.config.prompt, gate_threshold=threshold))
+    copy = CordilleraVLA(config, model.tokenizer)
+    copy.load_state_dict(model.state_dict())
+    return copy.eval()
+
+
+def test_auto_reasoning_follows_the_models_gate_as_the_evaluated_policy_does(tiny_model):
+    from cordillera.train.rl_policy import gate_opens
+
+    sample = make_samples(1)[0]
+    config = GRPOConfig(group_size=3, max_reasoning_tokens=5, reasoning="auto")
+    prompt = tiny_model.processor.collate([sample])
+    probability = float(tiny_model.generate(prompt, mode="never").gate_probability[0])
+    shut, opens = _with_gate_threshold(tiny_model, min(1.0, probability + 0.01)), _with_gate_threshold(tiny_model, 0.0)
+    assert not gate_opens(shut, prompt) and gate_opens(opens, prompt)
+    assert gate_opens(_with_gate_threshold(tiny_model, probability - 1e-4), prompt)  # the same probability
+
+    silent = sample_group(shut, sample, 3, config, torch.Generator().manual_seed(0))
+    assert silent.texts == [None] * 3 and silent.token_ids == [[]] * 3 and not bool(silent.action_mask.any())
+    ids = shut.processor.ids
+    end = silent.prefix_length[0] - 1
+    assert int(silent.batch.input_ids[0, end]) == ids["traj_future_start"]  # straight after the prompt
+    assert int(silent.batch.input_ids[0, end - 1]) == ids["prompt_end"]
+    losses = grpo_loss(shut, silent, group_advantages([1.0, 0.0, 0.0]), config)
+    assert float(losses["text"].detach()) == 0.0 and losses["expert"].requires_grad  # the expert alone is trained
+    spoken = sample_group(opens, sample, 3, config, torch.Generator().manual_seed(0))
+    assert all(isinstance(t, str) for t in spoken.texts) and bool(spoken.action_mask.any())
+    never = sample_group(opens, sample, 3, replace(config, reasoning="never"), torch.Generator().manual_seed(0))
+    assert never.texts == [None] * 3
+    with pytest.raises(ConfigError, match="GRPOConfig.reasoning must be one of always, never, auto"):
+        GRPOConfig(reasoning="sometimes")
+

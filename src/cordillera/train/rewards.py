@@ -258,8 +258,9 @@ def score_completion(text: str | None, poses: np.ndarray, log: RolloutLog, conte
         "progress": progress_reward(log, reference, metrics),
         "comfort": comfort_reward(log, metrics),
         "imitation": imitation,
-        "consistency": consistency_reward(text, poses, context.ego_pose, context.lane),
-        "grounding": None if context.critical is None else grounding_reward(text, context.critical).f1,
+        # a completion that wrote no reasoning (its gate shut) states nothing to check: neither is scored
+        "consistency": None if text is None else consistency_reward(text, poses, context.ego_pose, context.lane),
+        "grounding": None if context.critical is None or text is None else grounding_reward(text, context.critical).f1,
     }
     gated = None
     if cfg.gate_on_collision and safety.nc < 1.0:

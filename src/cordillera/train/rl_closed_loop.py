@@ -55,14 +55,15 @@ def episode_reward(log, texts: list[str | None], plans: list[np.ndarray], poses:
     """Reward of a closed-loop episode: log from the moment; texts / plans (ego frame) / poses (world pose of the
     ego when each plan was made) of its decisions."""
     safety = safety_reward(log, cfg)
-    agree = [consistency_reward(t, p, pose, context.lane) for t, p, pose in zip(texts, plans, poses)]
+    agree = [consistency_reward(t, p, pose, context.lane) for t, p, pose in zip(texts, plans, poses) if t is not None]
+    written = [t for t in texts if t is not None]  # decisions whose gate stayed shut state nothing
     components = {
         "safety": safety.value,
         "progress": progress_reward(log, reference_progress_m),
         "comfort": comfort_reward(log),
         "consistency": float(np.mean(agree)) if agree else None,
-        "grounding": None if context.critical is None or not texts
-        else float(np.mean([grounding_reward(t, context.critical).f1 for t in texts])),
+        "grounding": None if context.critical is None or not written
+        else float(np.mean([grounding_reward(t, context.critical).f1 for t in written])),
     }
     gated = "collision" if cfg.gate_on_collision and safety.nc < 1.0 else \
         "offroad" if cfg.gate_on_offroad and safety.dac < 1.0 else None

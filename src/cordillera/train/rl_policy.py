@@ -7,8 +7,12 @@ tokens and the flow-matching expert, and the GRPO objective over a group of them
     >>> losses = grpo_loss(model, group, advantages, GRPOConfig(), reference=sft_model)
     >>> losses["total"].backward()
 
-A completion is the reasoning text (always written in RL: the prompt gets <|cot_start|> appended) and one
-trajectory conditioned on it. Its probability factorises into
+A completion is the reasoning text and one trajectory conditioned on it. With `reasoning: always` every completion
+writes a text (the prompt gets <|cot_start|> appended); with `auto` the model's own gate decides per prompt, at
+its threshold, as the evaluated policy does (`CordilleraVLA.generate`): where it stays shut the G completions
+are <|traj_future_start|> and a trajectory, with no token objective (the gate itself is not trained: sampling it
+would pit completions with reasoning, whose texts are scored for consistency and grounding, against completions
+without, which are not); `never` writes no text at all. Its probability factorises into
 - the reasoning tokens: categorical at the sampling temperature over the text tokens and <|cot_end|> (nucleus
   truncation is off in RL, so the probability of a sampled token is exactly its softmax entry);
 - the expert: the flow's deterministic Euler sampler replaced by an Euler-Maruyama discretisation of the SDE
@@ -30,17 +34,18 @@ import numpy as np
 import torch
 
 from cordillera.model.backbone import PrefixCache
-from cordillera.model.config import ConfigError
+from cordillera.model.config import REASONING_MODES, ConfigError
 from cordillera.model.processor import Batch, Sample
 from cordillera.model.reasoning import sample_token
 
-__all__ = ["GRPOConfig", "Group", "sample_group", "token_logprobs", "sde_sigmas", "sde_step_mean",
+__all__ = ["GRPOConfig", "Group", "sample_group", "gate_opens", "token_logprobs", "sde_sigmas", "sde_step_mean",
            "gaussian_logprob", "expert_logprobs", "group_advantages", "clipped_objective", "grpo_loss"]
 
 
 @dataclass(frozen=True)
 class GRPOConfig:
     group_size: int = 8  # completions per prompt (Alpamayo: 12)
+    reasoning: str = "always"  # always | auto (the model's gate at its threshold, per prompt) | never
     temperature: float = 1.0  # reasoning sampling temperature (the policy whose log-probs are optimised)
     max_reasoning_tokens: int | None = None  # None: the model's prompt.max_reasoning_tokens
     expert_noise: float = 0.5  # SDE noise level a: sigma_t = a sqrt(1 - t) (normalised action units)
@@ -74,6 +79,9 @@ class GRPOConfig:
                 raise ConfigError(f"GRPOConfig.{name} must be a positive integer or null, got {value!r}")
         if not isinstance(self.detach_prefix, bool):
             raise ConfigError("GRPOConfig.detach_prefix must be true or false")
+        if self.reasoning not in REASONING_MODES:
+            raise ConfigError(f"GRPOConfig.reasoning must be one of {', '.join(REASONING_MODES)}, "
+                              f"got {self.reasoning!r}")
 
 
 @dataclass
@@ -84,7 +92,8 @@ class Group:
     targets: (G, L - 1) next-token ids; action_mask: (G, L - 1) bool, the sampled reasoning tokens (text and
     <|cot_end|>) among the targets; old_token_logprobs: (G, L - 1) at sampling time; states: (G, N + 1, T, 2)
     the SDE chain from noise to normalised actions; times: (N,) flow time of each step; sigmas: (N,);
-    old_step_logprobs: (G, N); texts, token_ids: the reasoning per completion; poses: (G, T, 3) ego frame.
+    old_step_logprobs: (G, N); texts, token_ids: the reasoning per completion (None and [] where none was
+    written); poses: (G, T, 3) ego frame.
     """
 
     batch: Batch
@@ -96,7 +105,7 @@ class Group:
     times: torch.Tensor
     sigmas: torch.Tensor
     old_step_logprobs: torch.Tensor
-    texts: list[str]
+    texts: list[str | None]
     token_ids: list[list[int]]
     poses: np.ndarray
 
@@ -141,11 +150,23 @@ def _sample_reasoning(model, batch: Batch, temperature: float, limit: int,
     return texts, forced
 
 
-def _sequences(model, prompt: Batch, texts: list[list[int]]) -> tuple[Batch, torch.Tensor]:
-    """The right-padded full sequences of a group (identical prompts) and each one's prefix length."""
+@torch.no_grad()
+def gate_opens(model, prompt: Batch) -> bool:
+    """Whether the model's reasoning gate opens on a one-prompt batch: P(<|cot_start|>) read at <|prompt_end|>
+    against the model's `gate_threshold`, as `CordilleraVLA.generate` decides in `auto`."""
+    ids = model.processor.ids
+    hidden, _ = model.backbone(model.embed(prompt), prompt.attention_mask, prompt.position_ids)
+    logits = model.backbone.logits(hidden[:, -1])[:, [ids["cot_start"], ids["traj_future_start"]]]
+    return bool(torch.softmax(logits.float(), dim=-1)[0, 0] >= model.config.prompt.gate_threshold)
+
+
+def _sequences(model, prompt: Batch, texts: list[list[int] | None]) -> tuple[Batch, torch.Tensor]:
+    """The right-padded full sequences of a group (identical prompts) and each one's prefix length; a text of
+    None is a completion without reasoning (the prompt, then <|traj_future_start|>)."""
     ids = model.processor.ids
     prompt_ids = prompt.input_ids[0].tolist()
-    rows = [prompt_ids + [ids["cot_start"], *text, ids["traj_future_start"]] for text in texts]
+    rows = [prompt_ids + ([ids["traj_future_start"]] if text is None
+                          else [ids["cot_start"], *text, ids["traj_future_start"]]) for text in texts]
     length = max(len(r) for r in rows)
     input_ids = torch.full((len(rows), length), ids["pad"], dtype=torch.long)
     mask = torch.zeros((len(rows), length), dtype=torch.bool)
@@ -243,21 +264,28 @@ def sample_group(model, sample: Sample, size: int, config: GRPOConfig,
     """G = size completions of one prompt (see the module docstring), with their sampling-time log-probs."""
     prompt = model.processor.collate([sample] * size)
     limit = config.max_reasoning_tokens or model.config.prompt.max_reasoning_tokens
-    texts, forced = _sample_reasoning(model, prompt, config.temperature, limit, generator)
+    reason = config.reasoning == "always" or (config.reasoning == "auto"
+                                              and gate_opens(model, model.processor.collate([sample])))
+    if reason:
+        texts, forced = _sample_reasoning(model, prompt, config.temperature, limit, generator)
+    else:
+        texts, forced = [None] * size, [False] * size
     batch, prefix = _sequences(model, prompt, texts)
     logp, cache = token_logprobs(model, batch, prefix, config.temperature)
     targets = batch.input_ids[:, 1:]
     action_mask = torch.zeros_like(targets, dtype=torch.bool)
     start = prompt.input_ids.shape[1]  # index of <|cot_start|>; the text's first token is target index start
     for b, text in enumerate(texts):
-        action_mask[b, start: start + len(text) - (1 if forced[b] else 0)] = True
+        if text is not None:
+            action_mask[b, start: start + len(text) - (1 if forced[b] else 0)] = True
     steps = config.euler_steps or model.config.expert.euler_steps
     states, times, sigmas, step_logps = _sample_chain(model, cache, steps, max(config.expert_noise, 1e-6), generator)
     actions = model.stats.denormalize(states[:, -1].double())
     _, poses = model.actions_to_poses(actions, batch.v0.double(), batch.route)
     tokenizer = model.tokenizer
     return Group(batch, prefix, targets, action_mask, logp, states, times, sigmas, step_logps,
-                 [tokenizer.decode(t[:-1]) for t in texts], [t[:-1] for t in texts], poses.numpy())
+                 [None if t is None else tokenizer.decode(t[:-1]) for t in texts],
+                 [[] if t is None else t[:-1] for t in texts], poses.numpy())
 
 
 # ---- objective ------------------------------------------------------------------------------------
