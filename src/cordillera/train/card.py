@@ -24,20 +24,23 @@ from cordillera.errors import UsageError
 
 __all__ = ["register", "write_card", "eval_row", "EVAL_HEADER"]
 
-EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | EPDMS | success % | at-fault collision % | "
-               "off-road % | reasoning-action consistency |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | reasoning | EPDMS | success % | at-fault collision % | "
+               "off-road % | reasoning-action consistency |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def eval_row(name: str, summary: dict, policy_hz: float | None) -> str:
-    """One table row of an evaluation summary (eval/runner.py's summary.json)."""
+def eval_row(name: str, summary: dict, policy_hz: float | None, reasoning: str | None = None) -> str:
+    """One table row of an evaluation summary (eval/runner.py's summary.json); reasoning: the VLA's reasoning
+    mode of that run (its config.json; None = the checkpoint's own)."""
     consistency = summary.get("reasoning_action_consistency")
-    policy = summary["policy"] if not summary["policy"].startswith("vla:") else "this checkpoint"
+    vla = summary["policy"].startswith("vla:")
+    policy = "this checkpoint" if vla else summary["policy"]
+    mode = (reasoning or "checkpoint's") if vla else "-"
     return (f"| {name} | {policy} | {summary['n_scenarios']} | {'-' if policy_hz is None else f'{policy_hz:g}'} | "
-            f"{summary['epdms']:.3f} | {_pct(summary['success_rate'])} | {_pct(summary['at_fault_collision_rate'])} | "
+            f"{mode} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | {_pct(summary['at_fault_collision_rate'])} | "
             f"{_pct(summary['offroad_rate'])} | {'-' if consistency is None else f'{consistency:.2f}'} |")
 
 
@@ -51,8 +54,8 @@ def _read_json(path: Path, what: str) -> dict:
         raise UsageError(f"cannot read the {what}: {exc}") from None
 
 
-def _evaluation(spec: str) -> tuple[str, dict, float | None]:
-    """(name, summary, policy rate or None) of a NAME=DIR evaluation argument."""
+def _evaluation(spec: str) -> tuple[str, dict, float | None, str | None]:
+    """(name, summary, policy rate or None, reasoning mode or None) of a NAME=DIR evaluation argument."""
     from cordillera.eval.runner import CONFIG, SUMMARY
 
     name, sep, directory = spec.partition("=")
@@ -64,8 +67,8 @@ def _evaluation(spec: str) -> tuple[str, dict, float | None]:
     if missing:
         raise UsageError(f"{directory}/{SUMMARY} lacks {missing}: not a `cordillera eval` summary")
     config = Path(directory) / CONFIG
-    hz = _read_json(config, "evaluation config").get("policy_hz") if config.is_file() else None
-    return name, summary, hz
+    run = _read_json(config, "evaluation config") if config.is_file() else {}
+    return name, summary, run.get("policy_hz"), run.get("reasoning")
 
 
 def _training(run: Path) -> dict:
@@ -81,6 +84,40 @@ def _training(run: Path) -> dict:
     if last is None:
         raise UsageError(f"{run}/metrics.jsonl has no training step")
     return last
+
+
+def _post_training(rl_run: Path | None) -> str:
+    """The card's GRPO paragraph from an RL run directory (run.json, metrics.jsonl), or "" without one."""
+    if rl_run is None:
+        return ""
+    record = _read_json(rl_run / "run.json", "RL run record")
+    config = record.get("rl_config")
+    if not isinstance(config, dict) or "grpo" not in config:
+        raise UsageError(f"{rl_run}/run.json has no rl_config: not a `cordillera rl` run")
+    lines: list[dict] = []
+    try:
+        with open(rl_run / "metrics.jsonl") as fh:
+            lines = [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {rl_run}/metrics.jsonl: {exc}") from None
+    train = [x for x in lines if x.get("split") == "train"]
+    if not train:
+        raise UsageError(f"{rl_run}/metrics.jsonl has no RL step")
+    grpo, held = config["grpo"], [x for x in lines if x.get("split") == "eval"]
+    where = ("closed-loop episodes" if config.get("closed_loop", {}).get("enabled")
+             else "open-loop plans tracked in the simulator")
+    text = (f"\n## Post-training (GRPO)\n`cordillera rl` from the SFT checkpoint above (`{rl_run}`): "
+            f"{train[-1]['step']} steps of {config['prompts_per_step']} prompts x {grpo['group_size']} completions "
+            f"({where}, reasoning `{grpo.get('reasoning', 'always')}`, learning rate {config['optim']['lr']:g}), "
+            f"{train[-1]['wall_s'] / 60:.0f} min; the configuration is `rl_config.json` here.")
+    if len(held) >= 2:
+        first, last = held[0], held[-1]
+        parts = [f"{k.removeprefix('reward/')} {first[k]:.2f} -> {last[k]:.2f}"
+                 for k in ("reward/mean", "reward/safety", "reward/imitation", "reward/consistency")
+                 if k in first and k in last]
+        text += f" On {last['prompts']} held-out `{last['suite']}` moments (steps {first['step']} -> {last['step']}): "
+        text += ", ".join(parts) + "."
+    return text + "\n"
 
 
 LATENCY_REPEATS = 12  # decisions timed per reasoning mode
@@ -113,22 +150,42 @@ def _latency(model) -> dict[str, float]:
     return out
 
 
+def _reproduce(script: Path | None, checkpoint: Path, recipe: Path, data: Path, run: Path) -> str:
+    """The card's reproduce paragraph: the script's commands (copied beside the weights as reproduce.sh), or the
+    one training command."""
+    if script is None:
+        return f"    cordillera train --config {recipe} --data {data} --out {run}"
+    try:
+        text = script.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the reproduce script: {exc}") from None
+    if script.resolve() != (checkpoint / "reproduce.sh").resolve():
+        (checkpoint / "reproduce.sh").write_text(text)
+    steps = "\n".join(f"    {line}" for line in text.splitlines() if line.strip() and not line.startswith("#!"))
+    return f"The whole chain, from an empty `runs/` (`bash {checkpoint / 'reproduce.sh'}`):\n\n{steps}"
+
+
 def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluations: list[str],
-               references: list[str]) -> Path:
+               references: list[str], reproduce: Path | None = None, rl_run: Path | None = None) -> Path:
     """Write CHECKPOINT/README.md and CHECKPOINT/eval/NAME.json; returns the card's path."""
     from cordillera.model import CordilleraVLA
 
     model = CordilleraVLA.from_pretrained(checkpoint)
     size = sum(p.stat().st_size for p in checkpoint.iterdir() if p.is_file())  # eval/ is not the model
     train = _training(run)
+    init = (_read_json(run / "run.json", "run record").get("init") or {}) if (run / "run.json").is_file() else {}
+    start = f", fine-tuned from `{init['checkpoint']}`" if init.get("checkpoint") else ""
+    commands = _reproduce(reproduce, checkpoint, recipe, data, run)
+    post_training = _post_training(rl_run)
     info = _read_json(data / "meta" / "info.json", "dataset info")
     ours = [_evaluation(s) for s in evaluations]
     theirs = [_evaluation(s) for s in references]
     (checkpoint / "eval").mkdir(exist_ok=True)
-    for name, summary, hz in ours:
-        (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz}, indent=2) + "\n")
+    for name, summary, hz, mode in ours:
+        (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz, "reasoning": mode},
+                                                                     indent=2) + "\n")
     latency = _latency(model)
-    rows = [eval_row(name, summary, hz) for name, summary, hz in ours + theirs]
+    rows = [eval_row(*evaluation) for evaluation in ours + theirs]
     cameras = ", ".join(c.removeprefix("camera_") for c in model.config.rig.cameras)
     rig = model.config.rig
     reasoning = {
@@ -160,12 +217,12 @@ Chain-of-Causation label (dataset code version {info.get('code_version')}). Repr
 the top of the recipe.
 
 ## Recipe
-`{recipe}` (also `train_config.json` here): {train['step']} steps, final training losses text
+`{recipe}` (also `train_config.json` here): {train['step']} steps{start}, final training losses text
 {train['loss/text']:.3f}, gate {train['loss/gate']:.3f}, flow {train['loss/flow']:.3f};
 {train['wall_s'] / 60:.0f} min of wall clock ({train['samples_per_s']:.1f} samples/s).
 
-    cordillera train --config {recipe} --data {data} --out {run}
-
+{commands}
+{post_training}
 ## Latency
 Median of {LATENCY_REPEATS} decisions (6 trajectory samples) on one observation, measured by `cordillera card` on the
 machine that wrote this card ({latency['threads']:.0f} torch threads): {latency['never']:.0f} ms without reasoning,
@@ -193,7 +250,9 @@ def _card(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     if not (checkpoint / "config.json").is_file():
         raise UsageError(f"no checkpoint at {str(checkpoint)!r} (a directory with config.json)")
-    path = write_card(checkpoint, Path(args.run), Path(args.data), Path(args.recipe), args.eval, args.reference)
+    path = write_card(checkpoint, Path(args.run), Path(args.data), Path(args.recipe), args.eval, args.reference,
+                      None if args.reproduce is None else Path(args.reproduce),
+                      None if args.rl is None else Path(args.rl))
     print(f"wrote {path}")
     return 0
 
@@ -208,4 +267,8 @@ def register(sub) -> None:
     p.add_argument("--eval", action="append", default=[], metavar="NAME=DIR", help="an evaluation of this checkpoint")
     p.add_argument("--reference", action="append", default=[], metavar="NAME=DIR",
                    help="an evaluation of another policy on the same suite, for comparison")
+    p.add_argument("--reproduce", default=None, metavar="SCRIPT",
+                   help="a shell script of every command from data to these weights (copied beside them)")
+    p.add_argument("--rl", default=None, metavar="RL_RUN", help="the `cordillera rl` run these weights come from, "
+                                                               "when --run is the SFT run it started from")
     p.set_defaults(func=_card)
