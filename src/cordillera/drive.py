@@ -94,7 +94,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/drive", help="output directory; rerunning into it resumes "
                                                        "(default runs/drive)")
     p.add_argument("--workers", type=at_least(1), default=os.cpu_count() or 1, help="worker processes")
-    p.add_argument("--policy-hz", type=within(0.0, 10.0, low_open=True), default=5.0, help="how often the VLA replans [Hz] (default 5)")
+    p.add_argument("--policy-hz", type=within(0.0, 10.0, low_open=True), default=2.0,
+                   help="how often the VLA replans [Hz] (default 2, as its evaluations)")
     p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
                    help="write the reasoning at every decision (default), never, or when the model's gate says")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds per scenario (default: each "

@@ -34,7 +34,7 @@ def test_card_rows_are_the_evaluation_summaries(trained):
     card = path.read_text()
     summary = json.loads((root / "eval" / "summary.json").read_text())
     assert eval_row("demo", summary, 2.0) in card
-    assert "| reference | this checkpoint | 1 | 2 | checkpoint's |" in card
+    assert f"| reference | `vla:{checkpoint}` | 1 | 2 | checkpoint's |" in card  # another model's row names it
     copied = json.loads((checkpoint / "eval" / "demo.json").read_text())
     assert copied["epdms"] == summary["epdms"] and copied["policy_hz"] == 2.0
     assert "2 steps" in card and "3 episodes" in card and "ms without reasoning" in card

@@ -32,12 +32,14 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def eval_row(name: str, summary: dict, policy_hz: float | None, reasoning: str | None = None) -> str:
+def eval_row(name: str, summary: dict, policy_hz: float | None, reasoning: str | None = None,
+             ours: bool = True) -> str:
     """One table row of an evaluation summary (eval/runner.py's summary.json); reasoning: the VLA's reasoning
-    mode of that run (its config.json; None = the checkpoint's own)."""
+    mode of that run (its config.json; None = the checkpoint's own); ours: an evaluation of the carded
+    checkpoint (a reference VLA row names its checkpoint instead)."""
     consistency = summary.get("reasoning_action_consistency")
     vla = summary["policy"].startswith("vla:")
-    policy = "this checkpoint" if vla else summary["policy"]
+    policy = "this checkpoint" if vla and ours else f"`{summary['policy']}`" if vla else summary["policy"]
     mode = (reasoning or "checkpoint's") if vla else "-"
     return (f"| {name} | {policy} | {summary['n_scenarios']} | {'-' if policy_hz is None else f'{policy_hz:g}'} | "
             f"{mode} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | {_pct(summary['at_fault_collision_rate'])} | "
@@ -185,7 +187,7 @@ def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluation
         (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz, "reasoning": mode},
                                                                      indent=2) + "\n")
     latency = _latency(model)
-    rows = [eval_row(*evaluation) for evaluation in ours + theirs]
+    rows = [eval_row(*evaluation) for evaluation in ours] + [eval_row(*evaluation, ours=False) for evaluation in theirs]
     cameras = ", ".join(c.removeprefix("camera_") for c in model.config.rig.cameras)
     rig = model.config.rig
     reasoning = {
@@ -236,8 +238,7 @@ demo row is `cordillera drive`). The reference rows are other policies on the sa
 """ + "\n".join(rows) + f"""
 
 ## Limitations
-A {model.num_parameters / 1e6:.0f} M-parameter model trained for {train['wall_s'] / 60:.0f} min on one simulator's
-rendering: it has seen only Cordillera's procedural roads and flat-shaded cameras, and its reasoning is as good
+A {model.num_parameters / 1e6:.0f} M-parameter model trained on 2 CPU cores on one simulator's rendering: it has seen only Cordillera's procedural roads and flat-shaded cameras, and its reasoning is as good
 as the teacher's templated labels.
 It is a research baseline for the loop, not a driving system.
 """
