@@ -48,7 +48,8 @@ def test_eval_row_formats_a_hand_computed_summary():
                "at_fault_collision_rate": 0.023, "offroad_rate": 0.0, "reasoning_action_consistency": None}
     assert eval_row("test", summary, 10.0) == "| test | rule-based | 87 | 10 | - | 0.901 | 88.5 | 2.3 | 0.0 | - |"
     vla = {**summary, "policy": "vla:c", "reasoning_action_consistency": 0.4071}
-    assert eval_row("t", vla, 2.0, "always") == "| t | this checkpoint | 87 | 2 | always | 0.901 | 88.5 | 2.3 | 0.0 | 0.41 |"
+    row = "| t | this checkpoint | 87 | 2 | always | 0.901 | 88.5 | 2.3 | 0.0 | 0.41 |"
+    assert eval_row("t", vla, 2.0, "always") == row
 
 
 def test_bad_evaluation_arguments_are_named(trained):

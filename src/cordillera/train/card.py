@@ -24,8 +24,9 @@ from cordillera.errors import UsageError
 
 __all__ = ["register", "write_card", "eval_row", "EVAL_HEADER"]
 
-EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | reasoning | EPDMS | success % | at-fault collision % | "
-               "off-road % | reasoning-action consistency |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | reasoning | EPDMS | success % | "
+               "at-fault collision % | off-road % | reasoning-action consistency |\n"
+               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def _pct(value) -> str:
@@ -42,7 +43,8 @@ def eval_row(name: str, summary: dict, policy_hz: float | None, reasoning: str |
     policy = "this checkpoint" if vla and ours else f"`{summary['policy']}`" if vla else summary["policy"]
     mode = (reasoning or "checkpoint's") if vla else "-"
     return (f"| {name} | {policy} | {summary['n_scenarios']} | {'-' if policy_hz is None else f'{policy_hz:g}'} | "
-            f"{mode} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | {_pct(summary['at_fault_collision_rate'])} | "
+            f"{mode} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | "
+            f"{_pct(summary['at_fault_collision_rate'])} | "
             f"{_pct(summary['offroad_rate'])} | {'-' if consistency is None else f'{consistency:.2f}'} |")
 
 
@@ -187,7 +189,8 @@ def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluation
         (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz, "reasoning": mode},
                                                                      indent=2) + "\n")
     latency = _latency(model)
-    rows = [eval_row(*evaluation) for evaluation in ours] + [eval_row(*evaluation, ours=False) for evaluation in theirs]
+    rows = [eval_row(*evaluation) for evaluation in ours]
+    rows += [eval_row(*evaluation, ours=False) for evaluation in theirs]
     cameras = ", ".join(c.removeprefix("camera_") for c in model.config.rig.cameras)
     rig = model.config.rig
     reasoning = {
@@ -215,8 +218,8 @@ trajectory (64 poses at 0.1 s). `VLAPolicy` draws 6 samples and drives their med
 ## Data
 `{data}`: {info.get('episodes')} episodes of the `{info.get('config', {}).get('suite')}` suite driven by the
 privileged teacher, {info.get('samples', '?')} samples, {info.get('keyframes', '?')} of them keyframes with a
-Chain-of-Causation label (dataset code version {info.get('code_version')}). Reproduce it with the command at
-the top of the recipe.
+Chain-of-Causation label (dataset code version {info.get('code_version')}). Reproduce it with the
+{"first command below" if reproduce else "command at the top of the recipe"}.
 
 ## Recipe
 `{recipe}` (also `train_config.json` here): {train['step']} steps{start}, final training losses text
@@ -238,8 +241,9 @@ demo row is `cordillera drive`). The reference rows are other policies on the sa
 """ + "\n".join(rows) + f"""
 
 ## Limitations
-A {model.num_parameters / 1e6:.0f} M-parameter model trained on 2 CPU cores on one simulator's rendering: it has seen only Cordillera's procedural roads and flat-shaded cameras, and its reasoning is as good
-as the teacher's templated labels.
+A {model.num_parameters / 1e6:.0f} M-parameter model trained on 2 CPU cores on one simulator's rendering: it has
+seen only Cordillera's procedural roads and flat-shaded cameras, and its reasoning is as good as the teacher's
+templated labels.
 It is a research baseline for the loop, not a driving system.
 """
     path = checkpoint / "README.md"
