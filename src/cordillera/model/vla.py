@@ -223,6 +223,13 @@ class CordilleraVLA(nn.Module):
                 "perception": perception, "speed": speed}
 
     # ---- inference --------------------------------------------------------------------------------
+    def gate_probability(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The reasoning gate: P(<|cot_start|>) against P(<|traj_future_start|>), (B,), from the backbone's
+        output (B, D) at <|prompt_end|>; `auto` reasons where it reaches `prompt.gate_threshold`."""
+        ids = self.processor.ids
+        logits = self.backbone.logits(hidden)[:, [ids["cot_start"], ids["traj_future_start"]]]
+        return torch.softmax(logits.float(), dim=-1)[:, 0]
+
     @torch.inference_mode()
     def generate(self, batch: Batch, mode: str | None = None, num_samples: int = 1, temperature: float = 0.6,
                  top_p: float = 0.98, generator: torch.Generator | None = None, noise_scale: float = 1.0,
@@ -259,8 +266,7 @@ class CordilleraVLA(nn.Module):
         start = time.perf_counter()
         hidden, cache = self.backbone(embeds, mask, positions)
         cache.condition = condition
-        gate_logits = self.backbone.logits(hidden[:, -2])[:, [ids["cot_start"], ids["traj_future_start"]]]
-        gate = torch.softmax(gate_logits.float(), dim=-1)[:, 0]  # P(reasoning), read at <|prompt_end|>
+        gate = self.gate_probability(hidden[:, -2])  # read at <|prompt_end|>
         last_hidden = hidden[:, -1].clone()  # output at the appended token
         timings["prefill"] = time.perf_counter() - start
 

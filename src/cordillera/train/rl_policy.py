@@ -154,10 +154,8 @@ def _sample_reasoning(model, batch: Batch, temperature: float, limit: int,
 def gate_opens(model, prompt: Batch) -> bool:
     """Whether the model's reasoning gate opens on a one-prompt batch: P(<|cot_start|>) read at <|prompt_end|>
     against the model's `gate_threshold`, as `CordilleraVLA.generate` decides in `auto`."""
-    ids = model.processor.ids
     hidden, _ = model.backbone(model.embed(prompt), prompt.attention_mask, prompt.position_ids)
-    logits = model.backbone.logits(hidden[:, -1])[:, [ids["cot_start"], ids["traj_future_start"]]]
-    return bool(torch.softmax(logits.float(), dim=-1)[0, 0] >= model.config.prompt.gate_threshold)
+    return bool(model.gate_probability(hidden[:, -1])[0] >= model.config.prompt.gate_threshold)
 
 
 def _sequences(model, prompt: Batch, texts: list[list[int] | None]) -> tuple[Batch, torch.Tensor]:
