@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cordillera.argtypes import at_least, positive
+from cordillera.constants import REASONING_MODES
 from cordillera.errors import UsageError
 
 _seed = at_least(0)
@@ -296,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, default=None, help="simulated seconds per scenario "
                                                                      "(default: each scenario's own)")
     p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
-    p.add_argument("--reasoning", choices=("always", "never", "auto"), default=None,
+    p.add_argument("--reasoning", choices=REASONING_MODES, default=None,
                    help="a vla: policy's reasoning mode (default: its checkpoint's, auto)")
     p.add_argument("--no-videos", action="store_true", help="skip the failure and success videos")
     p.add_argument("--max-failure-videos", type=_seed, default=None, help="video only the first N failures "

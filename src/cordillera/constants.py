@@ -12,3 +12,6 @@ CAMERA_NAMES = (
     "camera_cross_right_120fov",
     "camera_front_tele_30fov",
 )
+
+# a VLA's reasoning modes: write the reasoning at every decision, never, or when its learned gate says
+REASONING_MODES = ("always", "never", "auto")

@@ -16,6 +16,7 @@ import os
 import textwrap
 
 from cordillera.argtypes import at_least, within
+from cordillera.constants import REASONING_MODES
 from cordillera.errors import UsageError
 from cordillera.explain import DEFAULT_CHECKPOINT, resolve_checkpoint
 
@@ -96,7 +97,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=at_least(1), default=os.cpu_count() or 1, help="worker processes")
     p.add_argument("--policy-hz", type=within(0.0, 10.0, low_open=True), default=2.0,
                    help="how often the VLA replans [Hz] (default 2, as its evaluations)")
-    p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
+    p.add_argument("--reasoning", choices=REASONING_MODES, default="always",
                    help="write the reasoning at every decision (default), never, or when the model's gate says")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds per scenario (default: each "
                                                                 "scenario's own)")

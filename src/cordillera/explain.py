@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from cordillera.argtypes import at_least, within
+from cordillera.constants import REASONING_MODES
 from cordillera.errors import UsageError
 
 __all__ = ["register", "DEFAULT_CHECKPOINT", "resolve_checkpoint"]
@@ -121,7 +122,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="rollout seed (default: the scenario's)")
     p.add_argument("--driver", default="vla", help="who drives up to t: vla (default) or a policy name "
                                                    "(lane_follower, teacher, ...)")
-    p.add_argument("--reasoning", choices=("always", "never", "auto"), default="always",
+    p.add_argument("--reasoning", choices=REASONING_MODES, default="always",
                    help="reasoning mode for the explained plan (default always)")
     p.add_argument("--samples", type=at_least(1), default=6, help="trajectory samples drawn (default 6)")
     p.add_argument("--policy-seed", type=int, default=0, help="sampling seed of the VLA (default 0)")

@@ -79,18 +79,19 @@ def _vla_spec(text: str, path: str, reasoning: str | None) -> PolicySpec:
 def parse_policy_id(text: str, reasoning: str | None = None) -> PolicySpec:
     """The PolicySpec behind an id; PolicyIdError naming the available ids otherwise. `reasoning` (always,
     never or auto) sets a VLA's reasoning mode; None keeps its checkpoint's, and other policies take none."""
-    from cordillera.model.config import REASONING_MODES
+    from cordillera.constants import REASONING_MODES
     from cordillera.policies import policy_names
 
     text = text.strip()
+    vla = text.startswith(f"{_VLA}:") or text == _VLA
     if reasoning is not None:
         if reasoning not in REASONING_MODES:
             raise PolicyIdError(f"reasoning must be one of {', '.join(REASONING_MODES)}, got {reasoning!r}")
-        if not text.startswith(f"{_VLA}:") and text != _VLA:
+        if not vla:
             raise PolicyIdError(f"policy {text!r} writes no reasoning; a reasoning mode applies to vla:PATH only")
     if text in POLICY_IDS:
         return PolicySpec(text, POLICY_IDS[text])
-    if text.startswith(f"{_VLA}:") or text == _VLA:
+    if vla:
         return _vla_spec(text, text[len(_VLA) + 1:], reasoning)
     if text in policy_names():
         ids = {name: pid for pid, name in POLICY_IDS.items()}

@@ -23,7 +23,7 @@ from cordillera import constants as C
 __all__ = ["ALL_CAMERAS", "RigConfig", "VisionConfig", "BackboneConfig", "ExpertConfig", "ActionConfig",
            "PerceptionConfig", "PromptConfig", "ModelConfig", "ConfigError", "VISION_POOLS", "REASONING_MODES"]
 
-REASONING_MODES = ("always", "never", "auto")  # write the reasoning every decision, never, or when the gate says
+REASONING_MODES = C.REASONING_MODES  # always | never | auto
 
 ALL_CAMERAS = (  # the PhysicalAI-AV 7-camera rig, in its index order: rows of the camera embedding
     "camera_cross_left_120fov",

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from cordillera.constants import REASONING_MODES
 from cordillera.model.config import ModelConfig, section_from_dict
 from cordillera.model.config import ConfigError as ModelConfigError
 
@@ -153,7 +154,7 @@ class ValidationConfig:
         _check_int(self, "max_samples")
         _check_int(self, "trajectories")
         _check_int(self, "closed_loop_workers")
-        if self.mode not in ("always", "never", "auto"):
+        if self.mode not in REASONING_MODES:
             raise TrainConfigError(f"ValidationConfig.mode must be always, never or auto, got {self.mode!r}")
         if self.closed_loop_suite is not None and (not isinstance(self.closed_loop_suite, str)
                                                    or not self.closed_loop_suite.strip()):
