@@ -75,19 +75,20 @@ def _evaluation(spec: str) -> tuple[str, dict, float | None, str | None]:
     return name, summary, run.get("policy_hz"), run.get("reasoning")
 
 
-def _training(run: Path) -> dict:
-    last = None
+def _metrics(run: Path) -> list[dict]:
+    """Every line of a run's metrics.jsonl (a training or an RL run), errors naming the file."""
     try:
         with open(run / "metrics.jsonl") as fh:
-            for line in fh:
-                record = json.loads(line)
-                if record.get("split") == "train":
-                    last = record
+            return [json.loads(line) for line in fh]
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {run}/metrics.jsonl: {exc}") from None
-    if last is None:
+
+
+def _training(run: Path) -> dict:
+    train = [record for record in _metrics(run) if record.get("split") == "train"]
+    if not train:
         raise UsageError(f"{run}/metrics.jsonl has no training step")
-    return last
+    return train[-1]
 
 
 def _post_training(rl_run: Path | None) -> str:
@@ -98,12 +99,7 @@ def _post_training(rl_run: Path | None) -> str:
     config = record.get("rl_config")
     if not isinstance(config, dict) or "grpo" not in config:
         raise UsageError(f"{rl_run}/run.json has no rl_config: not a `cordillera rl` run")
-    lines: list[dict] = []
-    try:
-        with open(rl_run / "metrics.jsonl") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {rl_run}/metrics.jsonl: {exc}") from None
+    lines = _metrics(rl_run)
     train = [x for x in lines if x.get("split") == "train"]
     if not train:
         raise UsageError(f"{rl_run}/metrics.jsonl has no RL step")
