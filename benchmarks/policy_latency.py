@@ -35,6 +35,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cordillera.model import CordilleraVLA, ModelConfig, Sample, VLAPolicy, train_tokenizer
+from cordillera.model.expert import LOW_PRECISION_MIN_ROWS
 from cordillera.world.types import Observation
 
 ROUTINE_TEXT = "continue straight"
@@ -107,9 +108,9 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def matmul_rate(shapes: list[tuple[int, int, int]], repeats: int = 30) -> float:
-    """FLOP/s of fp32 matrix products (m, k) @ (k, n) on this thread, median over repeats, summed shapes."""
-    mats = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+def matmul_rate(shapes: list[tuple[int, int, int]], repeats: int = 30, dtype: torch.dtype = torch.float32) -> float:
+    """FLOP/s of matrix products (m, k) @ (k, n) in `dtype` on this thread, median over repeats, summed shapes."""
+    mats = [(torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)) for m, k, n in shapes]
     flops = sum(2 * m * k * n for m, k, n in shapes)
     times = []
     for _ in range(repeats):
@@ -143,8 +144,9 @@ def attention_flops(config: ModelConfig, prompt: int, reasoning: int, samples: i
     return {"prefill": prefill, "generation": decode, "expert": expert}
 
 
-def stage_flops(policy: VLAPolicy, obs: Observation, mode: str) -> dict[str, float]:
-    """Matrix-product FLOPs per stage, by running the stages of `generate` under the counter."""
+def stage_flops(policy: VLAPolicy, obs: Observation, mode: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Matrix-product FLOPs per stage, by running the stages of `generate` under the counter, and the
+    attention FLOPs of the stages that have attention (counted from the shapes)."""
     model = policy.model
     batch = model.processor.collate([Sample.from_observation(obs)])
     out = {}
@@ -167,10 +169,7 @@ def stage_flops(policy: VLAPolicy, obs: Observation, mode: str) -> dict[str, flo
     layer_params = sum(p.numel() for p in bb.model.layers.parameters() if p.dim() == 2)
     out["prefill"] = 2 * prompt * layer_params + 2 * 2 * d * bb.lm_head.weight.shape[0]
     out["generation"] = max(total - out["vision"] - out["expert"] - out["prefill"], 0.0)
-    attn = attention_flops(model.config, prompt, gen.reasoning_tokens[0], policy.num_samples)
-    for key, value in attn.items():
-        out[key] += value
-    return out
+    return out, attention_flops(model.config, prompt, gen.reasoning_tokens[0], policy.num_samples)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,29 +253,45 @@ def main(argv: list[str] | None = None) -> int:
     # bounds
     bb, ex = config.backbone, config.expert
     prompt = int(model.processor.collate([Sample.from_observation(routine[0])]).input_ids.shape[1]) + 1
+    # each stage's products in the precision it runs them in (config prefill_dtype / integrate_dtype, by rows)
+    prefill_dtype = model.backbone.fuse().pick(prompt)[0][0][1].dtype
+    expert_rows = 64 * args.samples
+    expert_dtype = model.expert.integrate_dtype if expert_rows >= LOW_PRECISION_MIN_ROWS else torch.float32
     rates = {
         "vision": matmul_rate([(4096, 288, 64), (1024, 576, 128)]),
-        "prefill": matmul_rate([(prompt, bb.hidden_size, bb.intermediate_size), (prompt, bb.intermediate_size, bb.hidden_size)]),
+        "prefill": matmul_rate([(prompt, bb.hidden_size, bb.intermediate_size), (prompt, bb.intermediate_size, bb.hidden_size)],
+                               dtype=prefill_dtype),
         "generation": matmul_rate([(1, bb.hidden_size, bb.intermediate_size), (1, bb.intermediate_size, bb.hidden_size)], 200),
-        "expert": matmul_rate([(64 * args.samples, ex.hidden_size, ex.intermediate_size),
-                               (64 * args.samples, ex.intermediate_size, ex.hidden_size)]),
+        "expert": matmul_rate([(expert_rows, ex.hidden_size, ex.intermediate_size),
+                               (expert_rows, ex.intermediate_size, ex.hidden_size)], dtype=expert_dtype),
+    }
+    # attention runs in float32 (SDPA): its FLOPs at the float32 rate of the stage's shapes
+    attention_rates = {
+        "prefill": rates["prefill"] if prefill_dtype == torch.float32 else matmul_rate(
+            [(prompt, bb.hidden_size, bb.intermediate_size), (prompt, bb.intermediate_size, bb.hidden_size)]),
+        "generation": rates["generation"],
+        "expert": rates["expert"] if expert_dtype == torch.float32 else matmul_rate(
+            [(expert_rows, ex.hidden_size, ex.intermediate_size), (expert_rows, ex.intermediate_size, ex.hidden_size)]),
     }
     bandwidth = copy_bandwidth()
     element = torch.empty(0, dtype=getattr(torch, bb.decode_dtype)).element_size()  # decode reads these copies
     weight_bytes = element * (sum(p.numel() for p in model.backbone.model.layers.parameters() if p.dim() == 2) +
                               model.backbone.lm_head.weight.numel())
-    table = Table(title=f"bounds per decision (K={args.samples}): FLOPs / measured matmul rate; decoding also by "
-                        f"weight bytes / copy bandwidth ({bandwidth / 1e9:.1f} GB/s)")
-    for column in ["mode", "stage", "GFLOP", "GFLOP/s here", "bound ms", "measured ms", "measured / bound"]:
+    table = Table(title=f"bounds per decision (K={args.samples}): FLOPs / matmul rate measured here in the stage's "
+                        f"precision (products: prefill {str(prefill_dtype)[6:]}, expert {str(expert_dtype)[6:]}; "
+                        f"attention float32); decoding also by weight bytes / copy bandwidth ({bandwidth / 1e9:.1f} GB/s)")
+    for column in ["mode", "stage", "GFLOP", "products GFLOP/s", "bound ms", "measured ms", "measured / bound"]:
         table.add_column(column, justify="right")
     for mode in ("always", "never"):
-        flops = stage_flops(policy(mode, args.samples), routine[0], mode)
+        products, attention = stage_flops(policy(mode, args.samples), routine[0], mode)
+        flops = {stage: products[stage] + attention.get(stage, 0.0) for stage in products}
         records = rows[(mode, args.samples)]
         tokens = int(np.mean([r["tokens"] for r in records]))
         totals = [0.0, 0.0, 0.0]  # GFLOP, bound ms, measured ms
         for stage in ("vision", "prefill", "generation", "expert"):
             measured = 1000 * percentile([r[stage] for r in records], 50)
-            bound = 1000 * flops[stage] / rates[stage]
+            bound = 1000 * (products[stage] / rates[stage] +
+                            attention.get(stage, 0.0) / attention_rates.get(stage, rates[stage]))
             if stage == "generation" and tokens:
                 bound = max(bound, 1000 * (tokens + 2) * weight_bytes / bandwidth)
             if stage == "generation" and not tokens:

@@ -90,6 +90,33 @@ def test_kv_cache_decoding_equals_full_recomputation(family):
     torch.testing.assert_close(cache.keys[1][:, :, :14], backbone(embeds[:, :14], mask[:, :14], positions[:, :14])[1].keys[1])
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("padded", [True, False])
+def test_prefill_equals_forward(family, padded):
+    """`prefill` (decode over an empty cache, generate's prompt pass) gives forward's hidden states and cache:
+    to float rounding with float32 products, closely with bfloat16 ones; left-padding rows stay finite."""
+    torch.manual_seed(0)
+    embeds = torch.randn(2, 70, 64)  # 140 rows: from WIDE_MIN_ROWS up, prefill_dtype products
+    mask = torch.ones(2, 70, dtype=torch.bool)
+    if padded:
+        mask[0, :5] = False
+    positions = (mask.long().cumsum(1) - 1).clamp(min=0)
+    for dtype, tolerance in (("float32", 2e-5), ("bfloat16", 5e-2)):
+        torch.manual_seed(1)
+        backbone = Backbone(replace(SMALL, family=family, prefill_dtype=dtype), vocab_size=128).eval()
+        with torch.no_grad():
+            full, reference = backbone(embeds, mask, positions)
+            hidden, cache = backbone.prefill(embeds, mask)
+        assert bool(torch.isfinite(hidden).all())
+        torch.testing.assert_close(hidden[mask], full[mask], atol=tolerance, rtol=tolerance)
+        for layer in range(SMALL.num_layers):
+            keys, expected = cache.keys[layer].transpose(1, 2)[mask], reference.keys[layer].transpose(1, 2)[mask]
+            torch.testing.assert_close(keys, expected, atol=tolerance, rtol=tolerance)
+        assert torch.equal(cache.valid, mask) and torch.equal(cache.next_position, reference.next_position)
+        wide = backbone.fuse().pick(140)[0][0][1].dtype
+        assert wide == (torch.bfloat16 if dtype == "bfloat16" else torch.float32)
+
+
 def test_float16_decode_weights_stay_close():
     torch.manual_seed(0)
     backbone = Backbone(SMALL, vocab_size=128).eval()
@@ -178,22 +205,38 @@ def test_speed_profile_loss_by_hand():
     assert float(speed_profile_loss(estimate, target, acceleration_std=2.0, dt=0.5)) == pytest.approx(0.25)
 
 
-def test_integrate_matches_per_step_calls_and_samples():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_integrate_matches_per_step_calls_and_samples(dtype):
     backbone, expert, cache = expert_and_cache(batch=1)
-    noise = torch.randn(3, 64, 2)
-    out = integrate(expert, cache, backbone.rope, noise, steps=4)
+    noise = torch.randn(3, 64, 2)  # 192 rows: bfloat16 products when asked
+    out = integrate(expert, cache, backbone.rope, noise, steps=4, dtype=dtype)
+    low = None if dtype == torch.float32 else expert.low_precision_weights(dtype)
     with torch.no_grad():
         x, repeated = noise, cache.repeat(3)
         for i in range(4):
-            x = x + 0.25 * expert(x, torch.full((3,), i / 4), repeated, backbone.rope)
+            x = x + 0.25 * expert(x, torch.full((3,), i / 4), repeated, backbone.rope, low=low)
     torch.testing.assert_close(out, x, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(out[0], out[1])  # different noise, different samples
+
+
+def test_integrate_keeps_float32_products_for_few_rows_and_low_copies_follow_the_weights():
+    backbone, expert, cache = expert_and_cache(batch=1)
+    noise = torch.randn(1, 64, 2)  # 64 rows < LOW_PRECISION_MIN_ROWS: bfloat16 would be slower there
+    assert torch.equal(integrate(expert, cache, backbone.rope, noise, steps=3, dtype=torch.bfloat16),
+                       integrate(expert, cache, backbone.rope, noise, steps=3, dtype=torch.float32))
+    first = expert.low_precision_weights(torch.bfloat16)
+    assert expert.low_precision_weights(torch.bfloat16) is first  # copied once per parameter state
+    with torch.no_grad():
+        expert.layers[0].gate_up_proj.weight.mul_(2.0)  # an in-place write (as an optimizer step)
+    again = expert.low_precision_weights(torch.bfloat16)
+    assert again is not first
+    torch.testing.assert_close(again[0][1].float(), expert.layers[0].gate_up_proj.weight, atol=0.05, rtol=0.01)
 
 
 def test_expert_reads_the_cache():
     backbone, expert, cache = expert_and_cache(batch=1)
     noise = torch.randn(1, 64, 2)
-    base = integrate(expert, cache, backbone.rope, noise, steps=3)
+    base = integrate(expert, cache, backbone.rope, noise, steps=3)  # one sample: float32 products
     changed = cache.repeat(1)
     changed.values[0] = changed.values[0] + 1.0
     assert (integrate(expert, changed, backbone.rope, noise, steps=3) - base).abs().max() > 1e-3

@@ -43,16 +43,21 @@ def test_rigs_with_1_4_7_cameras(make_model, make_sample, all_cameras, cameras):
     assert out.poses.shape == (1, 2, 64, 3) and np.all(np.isfinite(out.poses))
 
 
-def test_mixed_rigs_in_one_batch_match_single_prompts(make_model, make_sample, all_cameras):
+@pytest.mark.parametrize("prefill_dtype", ["float32", "bfloat16"])
+def test_mixed_rigs_in_one_batch_match_single_prompts(make_model, make_sample, all_cameras, tiny_config,
+                                                      prefill_dtype):
     """Left padding and finished sequences are masked: a prompt's greedy reasoning and gate do not depend on
-    what else is in the batch."""
-    model = make_model()
+    what else is in the batch. With bfloat16 prompt products a batch (more rows) may take them where a
+    prompt alone (fewer than WIDE_MIN_ROWS rows) does not: equal up to that rounding."""
+    model = make_model(replace(tiny_config, backbone=replace(tiny_config.backbone, prefill_dtype=prefill_dtype)))
     samples = [make_sample(0, cameras=all_cameras[:1]), make_sample(1, cameras=all_cameras[:5])]
     together = generate(model, samples, mode="always", temperature=0.0, max_reasoning_tokens=5)
     for i, sample in enumerate(samples):
         alone = generate(model, [sample], mode="always", temperature=0.0, max_reasoning_tokens=5)
-        assert alone.reasoning[0] == together.reasoning[i]
-        np.testing.assert_allclose(alone.gate_probability[0], together.gate_probability[i], atol=1e-5)
+        np.testing.assert_allclose(alone.gate_probability[0], together.gate_probability[i],
+                                   atol=1e-5 if prefill_dtype == "float32" else 2e-3)
+        if prefill_dtype == "float32":
+            assert alone.reasoning[0] == together.reasoning[i]
 
 
 def test_reproducible_for_a_seed(make_model, make_sample):

@@ -25,10 +25,12 @@ from torch import nn
 from transformers import DynamicCache, LlamaConfig, LlamaModel, Qwen2Config, Qwen2Model
 
 from cordillera.model.config import BackboneConfig
+from cordillera.model.weight_copies import WeightCopies, low_precision_dtype
 
 __all__ = ["Backbone", "DecodeWeights", "PrefixCache", "apply_rotary", "hf_config"]
 
 _FAMILIES = {"llama": (LlamaConfig, LlamaModel), "qwen2": (Qwen2Config, Qwen2Model)}
+WIDE_MIN_ROWS = 128  # from here on products use the prefill_dtype copies (bf16 wins from ~128 rows here)
 
 
 def hf_config(config: BackboneConfig, vocab_size: int):
@@ -138,19 +140,25 @@ class PrefixCache:
 class DecodeWeights:
     """Weights of the decode step (see `Backbone.fuse`): per layer (input norm, qkv weight, qkv bias or
     None, o weight, post-attention norm, gate-up weight, down weight) and the lm head, in float32, plus
-    copies of the matrices in a lower precision (or None) for single-row products."""
+    copies of the matrices in a lower precision (or None) for single-row products and for products of at
+    least `WIDE_MIN_ROWS` rows (the prompt of `prefill`)."""
 
     layers: list[tuple[torch.Tensor | None, ...]]
     lm_head: torch.Tensor
     low_layers: list[tuple[torch.Tensor | None, ...]] | None = None
     low_lm_head: torch.Tensor | None = None
+    wide_layers: list[tuple[torch.Tensor | None, ...]] | None = None
 
     def pick(self, rows: int) -> tuple[list[tuple[torch.Tensor | None, ...]], torch.Tensor]:
-        """The weights for products with `rows` rows: the low-precision copies only for one row. Measured
-        on the 2-core CPU: a float16 matrix-vector product reads half the bytes and runs 1.6-1.9x faster per
-        decoded token, but float16 products with several rows are slower than float32 (2x at 2 rows)."""
+        """The weights for products with `rows` rows: the low-precision copies for one row, the wide copies
+        from WIDE_MIN_ROWS rows, float32 between. Measured on the 2-core CPU: a float16 matrix-vector product
+        reads half the bytes and runs 1.6-1.9x faster per decoded token, but float16 products with several
+        rows are slower than float32 (2x at 2 rows); bfloat16 products of the ~180-row prompt run 1.7-2.1x
+        faster than float32 (casts included) where the CPU has bf16 dot products."""
         if rows == 1 and self.low_layers is not None:
             return self.low_layers, self.low_lm_head
+        if rows >= WIDE_MIN_ROWS and self.wide_layers is not None:
+            return self.wide_layers, self.lm_head
         return self.layers, self.lm_head
 
 
@@ -159,6 +167,7 @@ class Backbone(nn.Module):
         super().__init__()
         self.config = config
         self.hf_config = hf_config(config, vocab_size)
+        self._copies = WeightCopies()  # the decode weights of `fuse`
         self.model = _FAMILIES[config.family][1](self.hf_config)
         self.lm_head = nn.Linear(config.hidden_size, vocab_size, bias=False)
         if config.tie_embeddings:
@@ -191,11 +200,16 @@ class Backbone(nn.Module):
                             attention_mask.clone(), position_ids[:, -1] + 1)
         return out.last_hidden_state, cache
 
-    def fuse(self, dtype: torch.dtype | None = None) -> DecodeWeights:
+    def fuse(self, dtype: torch.dtype | None = None, wide: torch.dtype | None = None) -> DecodeWeights:
         """Copies of the weights `decode` uses, with q/k/v and gate/up concatenated (fewer, larger products),
-        plus `dtype` copies (default: the config's decode_dtype) for single-row products. Build again after
-        the parameters change (generate builds them once per call)."""
+        plus `dtype` copies (default: the config's decode_dtype) for single-row products and `wide` copies
+        (default: the config's prefill_dtype) for products of many rows. Built once per state of the
+        parameters (`WeightCopies`): ~7 ms for the default model, which every `generate` used to pay."""
         dtype = dtype or getattr(torch, self.config.decode_dtype)
+        wide = wide or low_precision_dtype(self.config.prefill_dtype)
+        return self._copies.get(self, (dtype, wide), lambda: self._build_decode_weights(dtype, wide))
+
+    def _build_decode_weights(self, dtype: torch.dtype, wide: torch.dtype) -> DecodeWeights:
         layers = []
         with torch.no_grad():
             for layer in self.model.layers:
@@ -206,13 +220,30 @@ class Backbone(nn.Module):
                                attn.o_proj.weight, layer.post_attention_layernorm.weight,
                                torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]), mlp.down_proj.weight))
             weights = DecodeWeights(layers, self.lm_head.weight)
+
+            def cast(t: torch.Tensor | None, to: torch.dtype) -> torch.Tensor | None:
+                return None if t is None else t.to(to)
+
+            def cast_layers(to: torch.dtype) -> list[tuple[torch.Tensor | None, ...]]:  # norms stay float32
+                return [(norm1, cast(qkv, to), cast(bias, to), cast(o, to), norm2, cast(gate_up, to), cast(down, to))
+                        for norm1, qkv, bias, o, norm2, gate_up, down in layers]
             if dtype != torch.float32:
-                def cast(t: torch.Tensor | None) -> torch.Tensor | None:
-                    return None if t is None else t.to(dtype)
-                weights.low_layers = [(norm1, cast(qkv), cast(bias), cast(o), norm2, cast(gate_up), cast(down))
-                                      for norm1, qkv, bias, o, norm2, gate_up, down in layers]  # norms stay float32
-                weights.low_lm_head = cast(self.lm_head.weight)
+                weights.low_layers = cast_layers(dtype)
+                weights.low_lm_head = cast(self.lm_head.weight, dtype)
+            if wide != torch.float32:
+                weights.wide_layers = cast_layers(wide)
         return weights
+
+    def prefill(self, embeds: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, PrefixCache]:
+        """The prompt pass of inference: `forward`'s hidden states and cache, computed by `decode` over an
+        empty cache so that the prompt's matrix products run in `prefill_dtype` (the residual stream, norms,
+        attention and the cache stay float32; with "float32" it matches `forward` to float rounding).
+        Positions follow the mask (left padding), as the processor writes them. Inference only."""
+        batch, cfg = embeds.shape[0], self.config
+        empty = embeds.new_empty((batch, cfg.num_kv_heads, 0, cfg.head_dim))
+        cache = PrefixCache([empty] * cfg.num_layers, [empty] * cfg.num_layers, attention_mask[:, :0],
+                            torch.zeros(batch, dtype=torch.long))
+        return self.decode(embeds, cache, attention_mask, self.fuse()), cache
 
     def decode_logits(self, hidden: torch.Tensor, weights: DecodeWeights) -> torch.Tensor:
         """Logits (..., V) float32 of decoded hidden states (..., d) with the decode weights' lm head."""
@@ -227,8 +258,8 @@ class Backbone(nn.Module):
         cache but nobody attends to them and they take no position). New tokens attend to every valid cached
         token and causally to each other. Updates `cache` in place. weights: `fuse()` of the current
         parameters (built here when not given). With one row (B T = 1) the matrix products use the
-        low-precision copies (`DecodeWeights.pick`); the residual stream, norms, attention and the cache
-        stay float32. Inference only.
+        low-precision copies, from WIDE_MIN_ROWS rows the wide ones (`DecodeWeights.pick`); the residual
+        stream, norms, attention and the cache stay float32. Inference only.
         """
         weights = weights if weights is not None else self.fuse()
         batch, steps, width = embeds.shape
@@ -238,22 +269,27 @@ class Backbone(nn.Module):
         cos, sin = self.rope(positions)
         cache.valid = torch.cat([cache.valid, valid], dim=1)
         cache.next_position = cache.next_position + valid.long().sum(1)
+        total = cache.valid.shape[1]
+        causal = steps == total and bool(valid.all())  # a prompt without padding: SDPA's causal path
         if steps == 1:
             mask = None if bool(cache.valid.all()) else cache.valid[:, None, None, :]
+        elif causal:
+            mask = None
         else:
-            total = cache.valid.shape[1]
-            causal = torch.ones(steps, total, dtype=torch.bool).tril(total - steps)  # (T, N + T)
-            mask = cache.valid[:, None, None, :] & causal
+            visible = torch.ones(steps, total, dtype=torch.bool).tril(total - steps)  # (T, N + T)
+            itself = torch.zeros(steps, total, dtype=torch.bool)
+            itself[:, total - steps:] = torch.eye(steps, dtype=torch.bool)  # a padding row sees itself: stays finite
+            mask = cache.valid[:, None, None, :] & visible | itself
         hidden = embeds
-        layers, lm_head = weights.pick(batch * steps)
-        low = lm_head.dtype
+        layers, _ = weights.pick(batch * steps)
+        low = layers[0][1].dtype  # of the products (the qkv matrix)
         for i, (norm1, w_qkv, b_qkv, w_o, norm2, w_gate_up, w_down) in enumerate(layers):
             x = F.rms_norm(hidden, (width,), norm1, eps).to(low)
             qkv = F.linear(x, w_qkv, b_qkv).float().view(batch, steps, heads + 2 * kv_heads, head_dim).transpose(1, 2)
             qk = apply_rotary(qkv[:, : heads + kv_heads], cos, sin)  # (B, Hq + Hkv, T, D): q and k together
             cache.append(i, qk[:, heads:], qkv[:, heads + kv_heads:])
             o = F.scaled_dot_product_attention(qk[:, :heads], cache.keys[i], cache.values[i], attn_mask=mask,
-                                               scale=head_dim ** -0.5, enable_gqa=True)  # (B, Hq, T, D)
+                                               is_causal=causal, scale=head_dim ** -0.5, enable_gqa=True)
             hidden = hidden + F.linear(o.transpose(1, 2).reshape(batch, steps, -1).to(low), w_o).float()
             gate, up = F.linear(F.rms_norm(hidden, (width,), norm2, eps).to(low), w_gate_up).chunk(2, dim=-1)
             hidden = hidden + F.linear(F.silu(gate) * up, w_down).float()

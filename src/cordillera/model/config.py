@@ -37,6 +37,7 @@ ALL_CAMERAS = (  # the PhysicalAI-AV 7-camera rig, in its index order: rows of t
 
 
 ACTION_FRAMES = ("ego", "route")
+PRODUCT_DTYPES = ("auto", "bfloat16", "float32")  # inference product precisions (prefill, expert)
 
 
 class ConfigError(ValueError):
@@ -139,10 +140,14 @@ class BackboneConfig:
     rms_norm_eps: float = 1e-6
     decode_dtype: str = "float16"  # matrix products of token-by-token decoding: half the weight bytes, 1.6-1.9x
     #                                faster per token on the 2-core CPU (bound by reading weights); "float32" exact
+    prefill_dtype: str = "auto"  # matrix products of the prompt pass at inference (`Backbone.prefill`): "bfloat16"
+    #                              halves them on CPUs with bf16 dot products; "auto" picks it there, else float32
 
     def __post_init__(self) -> None:
         if self.decode_dtype not in ("float16", "bfloat16", "float32"):
             raise ConfigError(f"BackboneConfig.decode_dtype must be float16, bfloat16 or float32, got {self.decode_dtype!r}")
+        if self.prefill_dtype not in PRODUCT_DTYPES:
+            raise ConfigError(f"BackboneConfig.prefill_dtype must be one of {PRODUCT_DTYPES}, got {self.prefill_dtype!r}")
         if self.family not in ("llama", "qwen2"):
             raise ConfigError(f"BackboneConfig.family must be 'llama' or 'qwen2', got {self.family!r}")
         _positive_ints(self, ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",
@@ -167,6 +172,9 @@ class ExpertConfig:
     input_hidden: int = 64  # width of the per-waypoint input MLP
     euler_steps: int = 10  # inference integration steps from noise (t = 0) to data (t = 1)
     direct_inputs: bool = True  # also read route, ego state and history through an MLP (not only the cache)
+    integrate_dtype: str = "auto"  # matrix products of inference (flow integration): "bfloat16" runs them at
+    #                              2-2.5x the float32 rate on CPUs with bf16 dot products (trajectories move by
+    #                              ~1 cm); "auto" picks bfloat16 where the CPU has them, else "float32"
 
     def __post_init__(self) -> None:
         _positive_ints(self, ("hidden_size", "num_heads", "intermediate_size", "fourier_features",
@@ -174,6 +182,9 @@ class ExpertConfig:
         _positive_floats(self, ("max_frequency",))
         if not isinstance(self.direct_inputs, bool):
             raise ConfigError(f"ExpertConfig.direct_inputs must be true or false, got {self.direct_inputs!r}")
+        if self.integrate_dtype not in PRODUCT_DTYPES:
+            raise ConfigError(f"ExpertConfig.integrate_dtype must be one of {PRODUCT_DTYPES}, "
+                              f"got {self.integrate_dtype!r}")
 
 
 @dataclass(frozen=True)

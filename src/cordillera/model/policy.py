@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from cordillera import constants as C
+from cordillera.model.allocator import keep_freed_memory
 from cordillera.model.processor import Sample
 from cordillera.model.reasoning import PlanReasoning
 from cordillera.model.vla import REASONING_MODES, CordilleraVLA
@@ -62,6 +63,7 @@ class VLAPolicy(Policy):
             raise ValueError("VLAPolicy needs exactly one of checkpoint or model")
         self.model = model if model is not None else CordilleraVLA.from_pretrained(checkpoint)
         self.model.eval()
+        keep_freed_memory()  # ~2 ms a decision of page faults otherwise (model/allocator.py)
         if reasoning is not None and reasoning not in REASONING_MODES:
             raise ValueError(f"reasoning must be one of {REASONING_MODES}, got {reasoning!r}")
         if num_samples < 1:

@@ -260,11 +260,10 @@ class CordilleraVLA(nn.Module):
         appended = ids["cot_start"] if mode == "always" else ids["traj_future_start"]
         embeds = torch.cat([embeds, self.backbone.embed(torch.full((size, 1), appended, dtype=torch.long))], dim=1)
         mask = torch.cat([batch.attention_mask, batch.attention_mask.new_ones((size, 1))], dim=1)
-        positions = torch.cat([batch.position_ids, batch.position_ids[:, -1:] + 1], dim=1)
         timings["vision"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        hidden, cache = self.backbone(embeds, mask, positions)
+        hidden, cache = self.backbone.prefill(embeds, mask)  # positions follow the mask, as the processor's
         cache.condition = condition
         gate = self.gate_probability(hidden[:, -2])  # read at <|prompt_end|>
         last_hidden = hidden[:, -1].clone()  # output at the appended token

@@ -154,7 +154,7 @@ def _sample_reasoning(model, batch: Batch, temperature: float, limit: int,
 def gate_opens(model, prompt: Batch) -> bool:
     """Whether the model's reasoning gate opens on a one-prompt batch: P(<|cot_start|>) read at <|prompt_end|>
     against the model's `gate_threshold`, as `CordilleraVLA.generate` decides in `auto`."""
-    hidden, _ = model.backbone(model.embed(prompt), prompt.attention_mask, prompt.position_ids)
+    hidden, _ = model.backbone.prefill(model.embed(prompt), prompt.attention_mask)  # generate's prompt pass
     return bool(model.gate_probability(hidden[:, -1])[0] >= model.config.prompt.gate_threshold)
 
 
