@@ -9,7 +9,9 @@ reasoning "always" (the reasoning is cut at `--reasoning-tokens`, 25, which a ra
 always reaches), "never", and "auto" on a mixed suite. Without a checkpoint the auto suite is synthetic:
 routine moments (steady speed, "continue straight") and keyframes (braking, "turn left in 30 m") in the
 ratio `--keyframe-fraction`, and the gate is first fitted for a few steps on such samples; the table says
-how often it reasoned and how often it agreed with the labels. Also rows with 1 sample.
+how often it reasoned and how often it agreed with the labels. Also rows with 1 sample, and (the reference,
+side by side in the same run) "always f32" / "never f32": the same weights with float32 matrix products where
+the config's `prefill_dtype` / `integrate_dtype` run bfloat16 ones on this CPU.
 
 Stages: preprocess (resize, tokenise), vision (encoders + embedding), prefill (backbone over the prompt),
 generation (reasoning decode), expert (flow integration + action integration). p50/p90/best are wall clock
@@ -27,8 +29,10 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,6 +106,20 @@ def run(setups: dict[tuple[str, int], tuple[VLAPolicy, list[Observation]]], repe
             records[key].append({**plan.reasoning.timings, "total": total, "cpu": cpu, "tokens": plan.reasoning.tokens,
                                  "reasoned": plan.reasoning.reasoned, "gate": plan.reasoning.gate_probability})
     return records
+
+
+def float32_variant(model: CordilleraVLA) -> CordilleraVLA | None:
+    """The same weights with float32 inference products (saved and loaded with the config's prefill_dtype and
+    integrate_dtype set to "float32"), or None when the model's products are float32 already."""
+    wide = model.backbone.fuse().wide_layers is not None
+    if not wide and model.expert.integrate_dtype == torch.float32:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model.save_pretrained(Path(tmp) / "model")
+        doc = json.loads((path / "config.json").read_text())
+        doc["model"]["backbone"]["prefill_dtype"] = doc["model"]["expert"]["integrate_dtype"] = "float32"
+        (path / "config.json").write_text(json.dumps(doc))
+        return CordilleraVLA.from_pretrained(path).eval()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -214,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     for samples in dict.fromkeys([args.samples] if args.json else [args.samples, 1]):
         for mode in ("always", "never", "auto"):
             setups[(mode, samples)] = (policy(mode, samples), suite if mode == "auto" else routine)
+    reference = None if args.json else float32_variant(model)
+    if reference is not None:  # the same weights with float32 products, side by side in the same run
+        for mode in ("always", "never"):
+            setups[(f"{mode} f32", args.samples)] = (
+                VLAPolicy(model=reference, reasoning=mode, num_samples=args.samples, seed=0,
+                          max_reasoning_tokens=args.reasoning_tokens), routine)
     rows = run(setups, max(args.repeats, suite_size))
     result = {"params": model.num_parameters,
               "ms_p50_reasoning": 1000 * percentile([r["total"] for r in rows[("always", args.samples)]], 50),
@@ -243,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
                       *[f"{1000 * percentile([r[s] for r in records], 50):.1f}" for s in stages],
                       f"{np.mean([r['tokens'] for r in records]):.0f}", f"{100 * reasoned:.0f}%")
     console.print(table)
+    if reference is not None:
+        console.print("f32 rows: the same weights with float32 products (config prefill_dtype and integrate_dtype "
+                      "'float32'); p50 ratio with/without: " + ", ".join(
+                          f"{mode} {percentile([r['total'] for r in rows[(mode, args.samples)]], 50) / percentile([r['total'] for r in rows[(mode + ' f32', args.samples)]], 50):.2f}"
+                          for mode in ("always", "never")))
 
     auto_records = rows[("auto", args.samples)][: suite_size]
     agree = np.mean([r["reasoned"] == label for r, label in zip(auto_records, labels)])

@@ -89,5 +89,6 @@ def test_card_rows_come_from_the_copied_evaluations():
     assert evaluations
     for path in evaluations:
         summary = json.loads(path.read_text())
-        assert eval_row(path.stem, summary, summary["policy_hz"], summary["reasoning"]) in card
+        assert eval_row(path.stem, summary, summary["policy_hz"], summary["reasoning"],
+                        summary.get("inference_precision")) in card
     assert Path("configs/train/vla-small-dagger.yaml").name in card

@@ -49,3 +49,25 @@ def test_reasoning_mode_overrides_the_checkpoints_and_is_part_of_the_run(checkpo
     assert result.summary["reasoning_action_consistency"] is None
     with pytest.raises(EvalError, match="reasoning 'never' \\(now 'always'\\)"):
         run_eval(replace(config, reasoning="always"))  # a resume must not mix two modes in one directory
+
+
+def test_inference_precision_is_part_of_the_run(checkpoint, tmp_path):
+    """A VLA's plans depend on its product precision (bfloat16 where the CPU has bf16 dot products): the run
+    records it, and a resume on a machine (or with a config) that resolves it differently is refused."""
+    import json
+
+    from cordillera.eval.runner import EvalError
+    from cordillera.model import CordilleraVLA
+
+    expected = CordilleraVLA.from_pretrained(checkpoint).inference_precision
+    config = EvalConfig(policy=f"vla:{checkpoint}", suite="lane_follow_straight:20000", out=str(tmp_path / "v"),
+                        duration_s=1.0, policy_hz=2.0, videos=False)
+    run_eval(config)
+    run = json.loads((tmp_path / "v" / "config.json").read_text())
+    assert run["inference_precision"] == expected and expected.count("/") == 1
+    rule = run_eval(replace(config, policy="rule-based", out=str(tmp_path / "r")))
+    assert json.loads((rule.out / "config.json").read_text())["inference_precision"] is None
+    run["inference_precision"] = "float32 / float32" if expected != "float32 / float32" else "bfloat16 / bfloat16"
+    (tmp_path / "v" / "config.json").write_text(json.dumps(run))
+    with pytest.raises(EvalError, match="inference_precision"):
+        run_eval(config)

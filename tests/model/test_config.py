@@ -34,6 +34,8 @@ def test_default_sizes():
     (lambda: RigConfig(cameras=("camera_roof",)), "not in camera_vocabulary"),
     (lambda: RigConfig(cameras=()), "at least one camera"),
     (lambda: VisionConfig(token_grid=(2,)), "token_grid"),
+    (lambda: BackboneConfig(prefill_dtype="float16"), "prefill_dtype must be one of"),
+    (lambda: ExpertConfig(integrate_dtype="half"), "integrate_dtype must be one of"),
 ])
 def test_validation(build, message):
     with pytest.raises(ConfigError, match=message):

@@ -8,6 +8,7 @@ import pytest
 
 from cordillera.errors import UsageError
 from cordillera.eval.runner import EvalConfig, run_eval
+from cordillera.model import CordilleraVLA
 from cordillera.train.card import eval_row, write_card
 from cordillera.train.trainer import train
 
@@ -33,11 +34,13 @@ def test_card_rows_are_the_evaluation_summaries(trained):
                       [f"reference={root / 'eval'}"])
     card = path.read_text()
     summary = json.loads((root / "eval" / "summary.json").read_text())
-    assert eval_row("demo", summary, 2.0) in card
-    assert f"| reference | `vla:{checkpoint}` | 1 | 2 | checkpoint's |" in card  # another model's row names it
+    precision = CordilleraVLA.from_pretrained(checkpoint).inference_precision
+    assert eval_row("demo", summary, 2.0, None, precision) in card  # the run recorded its precision
+    assert f"| reference | `vla:{checkpoint}` | 1 | 2 | checkpoint's | {precision} |" in card  # it names another model
     copied = json.loads((checkpoint / "eval" / "demo.json").read_text())
     assert copied["epdms"] == summary["epdms"] and copied["policy_hz"] == 2.0
     assert "2 steps" in card and "3 episodes" in card and "ms without reasoning" in card
+    assert f"flow-integration products in\n{precision})" in card and precision.count("/") == 1
     assert "{" not in card.split("## Limitations")[1]  # every field filled in
     mode = json.loads((checkpoint / "prompt.json").read_text())["reasoning"]
     assert f"reasoning mode | `{mode}`" in card
@@ -46,10 +49,11 @@ def test_card_rows_are_the_evaluation_summaries(trained):
 def test_eval_row_formats_a_hand_computed_summary():
     summary = {"policy": "rule-based", "n_scenarios": 87, "epdms": 0.9012, "success_rate": 0.885,
                "at_fault_collision_rate": 0.023, "offroad_rate": 0.0, "reasoning_action_consistency": None}
-    assert eval_row("test", summary, 10.0) == "| test | rule-based | 87 | 10 | - | 0.901 | 88.5 | 2.3 | 0.0 | - |"
+    assert eval_row("test", summary, 10.0) == "| test | rule-based | 87 | 10 | - | - | 0.901 | 88.5 | 2.3 | 0.0 | - |"
     vla = {**summary, "policy": "vla:c", "reasoning_action_consistency": 0.4071}
-    row = "| t | this checkpoint | 87 | 2 | always | 0.901 | 88.5 | 2.3 | 0.0 | 0.41 |"
-    assert eval_row("t", vla, 2.0, "always") == row
+    row = "| t | this checkpoint | 87 | 2 | always | bfloat16 / float32 | 0.901 | 88.5 | 2.3 | 0.0 | 0.41 |"
+    assert eval_row("t", vla, 2.0, "always", "bfloat16 / float32") == row
+    assert eval_row("t", vla, 2.0, "always").startswith("| t | this checkpoint | 87 | 2 | always | - | 0.901")
 
 
 def test_bad_evaluation_arguments_are_named(trained):

@@ -124,10 +124,11 @@ def _write_lines(path: Path, records: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def _run_config(config: EvalConfig, policy_id: str, suite) -> dict:
-    return {"format": RESULTS_FORMAT, "policy": policy_id, "suite": suite.name, "suite_hash": suite.hash,
+def _run_config(config: EvalConfig, spec, suite) -> dict:
+    return {"format": RESULTS_FORMAT, "policy": spec.id, "suite": suite.name, "suite_hash": suite.hash,
             "n_scenarios": len(suite), "duration_s": config.duration_s, "policy_hz": config.policy_hz,
-            "reasoning": config.reasoning, "reference_policy": REFERENCE_POLICY}
+            "reasoning": config.reasoning, "reference_policy": REFERENCE_POLICY,
+            "inference_precision": spec.precision}  # a VLA's bf16 / float32 products change its plans
 
 
 def _check_directory(out: Path, run: dict) -> None:
@@ -156,7 +157,7 @@ def run_eval(config: EvalConfig, progress: Progress | None = None) -> EvalResult
     spec = parse_policy_id(config.policy, reasoning=config.reasoning)
     suite = parse_suite(config.suite)
     out = Path(config.out)
-    run = _run_config(config, spec.id, suite)
+    run = _run_config(config, spec, suite)
     _check_directory(out, run)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / CONFIG, run)

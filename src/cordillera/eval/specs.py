@@ -13,7 +13,7 @@ A spec is plain data, so it travels to worker processes and builds a fresh polic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cordillera.scenarios.schema import ScenarioError
@@ -44,6 +44,7 @@ class PolicySpec:
     id: str
     name: str  # policy registry name
     kwargs: tuple[tuple[str, object], ...] = ()
+    precision: str | None = None  # a VLA's inference precision on this machine (CordilleraVLA.inference_precision)
 
     def build(self):
         """A fresh policy instance (one per rollout, so no state leaks between scenarios)."""
@@ -67,13 +68,13 @@ def _vla_spec(text: str, path: str, reasoning: str | None) -> PolicySpec:
     kwargs = (("checkpoint", str(path)),) + ((("reasoning", reasoning),) if reasoning is not None else ())
     spec = PolicySpec(f"vla:{path}", _VLA, kwargs)
     try:
-        spec.build()  # fail here, not in every worker, when the checkpoint does not load
+        policy = spec.build()  # fail here, not in every worker, when the checkpoint does not load
     except ImportError as exc:
         raise PolicyIdError(f"policy {text!r}: the VLA policy is not available in this installation ({exc}); "
                             f"available: {_available()}") from None
     except Exception as exc:  # noqa: BLE001  (any loader error is the user's checkpoint to fix)
         raise PolicyIdError(f"policy {text!r}: cannot load checkpoint {path!r}: {exc}") from None
-    return spec
+    return replace(spec, precision=policy.model.inference_precision)
 
 
 def parse_policy_id(text: str, reasoning: str | None = None) -> PolicySpec:

@@ -223,6 +223,15 @@ class CordilleraVLA(nn.Module):
                 "perception": perception, "speed": speed}
 
     # ---- inference --------------------------------------------------------------------------------
+    @property
+    def inference_precision(self) -> str:
+        """The precision of the matrix products of the prompt pass and of the flow integration, as the
+        config's prefill_dtype / integrate_dtype resolve on this machine ("auto": bfloat16 where the CPU has
+        bf16 dot products), e.g. "bfloat16 / bfloat16". Results depend on it (by centimetres per plan)."""
+        wide = self.backbone.fuse().wide_layers
+        prefill = "float32" if wide is None else str(wide[0][1].dtype).removeprefix("torch.")
+        return f"{prefill} / {str(self.expert.integrate_dtype).removeprefix('torch.')}"
+
     def gate_probability(self, hidden: torch.Tensor) -> torch.Tensor:
         """The reasoning gate: P(<|cot_start|>) against P(<|traj_future_start|>), (B,), from the backbone's
         output (B, D) at <|prompt_end|>; `auto` reasons where it reaches `prompt.gate_threshold`."""

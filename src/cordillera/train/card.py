@@ -24,9 +24,9 @@ from cordillera.errors import UsageError
 
 __all__ = ["register", "write_card", "eval_row", "EVAL_HEADER"]
 
-EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | reasoning | EPDMS | success % | "
+EVAL_HEADER = ("| evaluation | policy | scenarios | policy Hz | reasoning | products | EPDMS | success % | "
                "at-fault collision % | off-road % | reasoning-action consistency |\n"
-               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
 def _pct(value) -> str:
@@ -34,16 +34,17 @@ def _pct(value) -> str:
 
 
 def eval_row(name: str, summary: dict, policy_hz: float | None, reasoning: str | None = None,
-             ours: bool = True) -> str:
+             precision: str | None = None, ours: bool = True) -> str:
     """One table row of an evaluation summary (eval/runner.py's summary.json); reasoning: the VLA's reasoning
-    mode of that run (its config.json; None = the checkpoint's own); ours: an evaluation of the carded
-    checkpoint (a reference VLA row names its checkpoint instead)."""
+    mode of that run (its config.json; None = the checkpoint's own); precision: the VLA's inference product
+    precision in that run (its config.json's inference_precision; None = not recorded); ours: an evaluation
+    of the carded checkpoint (a reference VLA row names its checkpoint instead)."""
     consistency = summary.get("reasoning_action_consistency")
     vla = summary["policy"].startswith("vla:")
     policy = "this checkpoint" if vla and ours else f"`{summary['policy']}`" if vla else summary["policy"]
     mode = (reasoning or "checkpoint's") if vla else "-"
     return (f"| {name} | {policy} | {summary['n_scenarios']} | {'-' if policy_hz is None else f'{policy_hz:g}'} | "
-            f"{mode} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | "
+            f"{mode} | {(precision or '-') if vla else '-'} | {summary['epdms']:.3f} | {_pct(summary['success_rate'])} | "
             f"{_pct(summary['at_fault_collision_rate'])} | "
             f"{_pct(summary['offroad_rate'])} | {'-' if consistency is None else f'{consistency:.2f}'} |")
 
@@ -58,8 +59,9 @@ def _read_json(path: Path, what: str) -> dict:
         raise UsageError(f"cannot read the {what}: {exc}") from None
 
 
-def _evaluation(spec: str) -> tuple[str, dict, float | None, str | None]:
-    """(name, summary, policy rate or None, reasoning mode or None) of a NAME=DIR evaluation argument."""
+def _evaluation(spec: str) -> tuple[str, dict, float | None, str | None, str | None]:
+    """(name, summary, policy rate or None, reasoning mode or None, inference precision or None) of a NAME=DIR
+    evaluation argument."""
     from cordillera.eval.runner import CONFIG, SUMMARY
 
     name, sep, directory = spec.partition("=")
@@ -72,7 +74,7 @@ def _evaluation(spec: str) -> tuple[str, dict, float | None, str | None]:
         raise UsageError(f"{directory}/{SUMMARY} lacks {missing}: not a `cordillera eval` summary")
     config = Path(directory) / CONFIG
     run = _read_json(config, "evaluation config") if config.is_file() else {}
-    return name, summary, run.get("policy_hz"), run.get("reasoning")
+    return name, summary, run.get("policy_hz"), run.get("reasoning"), run.get("inference_precision")
 
 
 def _metrics(run: Path) -> list[dict]:
@@ -123,9 +125,9 @@ def _post_training(rl_run: Path | None) -> str:
 LATENCY_REPEATS = 12  # decisions timed per reasoning mode
 
 
-def _latency(model) -> dict[str, float]:
+def _latency(model) -> dict:
     """Median wall time [ms] of one decision (6 samples) of `model` on a real observation, without and with
-    reasoning."""
+    reasoning; the torch threads and the inference precision it ran with."""
     import torch
 
     from cordillera.model.policy import VLAPolicy
@@ -137,7 +139,7 @@ def _latency(model) -> dict[str, float]:
     for _ in range(5):
         state = sim.step(state, None)
     obs = sim.observe(state, policy.sensors)
-    out = {"threads": float(torch.get_num_threads())}
+    out: dict = {"threads": float(torch.get_num_threads()), "precision": model.inference_precision}
     for mode in ("never", "always"):
         policy.reasoning = mode
         policy.plan(obs)  # warm-up
@@ -181,9 +183,9 @@ def write_card(checkpoint: Path, run: Path, data: Path, recipe: Path, evaluation
     ours = [_evaluation(s) for s in evaluations]
     theirs = [_evaluation(s) for s in references]
     (checkpoint / "eval").mkdir(exist_ok=True)
-    for name, summary, hz, mode in ours:
-        (checkpoint / "eval" / f"{name}.json").write_text(json.dumps({**summary, "policy_hz": hz, "reasoning": mode},
-                                                                     indent=2) + "\n")
+    for name, summary, hz, mode, precision in ours:
+        copied = {**summary, "policy_hz": hz, "reasoning": mode, "inference_precision": precision}
+        (checkpoint / "eval" / f"{name}.json").write_text(json.dumps(copied, indent=2) + "\n")
     latency = _latency(model)
     rows = [eval_row(*evaluation) for evaluation in ours]
     rows += [eval_row(*evaluation, ours=False) for evaluation in theirs]
@@ -226,8 +228,9 @@ Chain-of-Causation label (dataset code version {info.get('code_version')}). Repr
 {post_training}
 ## Latency
 Median of {LATENCY_REPEATS} decisions (6 trajectory samples) on one observation, measured by `cordillera card` on the
-machine that wrote this card ({latency['threads']:.0f} torch threads): {latency['never']:.0f} ms without reasoning,
-{latency['always']:.0f} ms writing the reasoning. `python benchmarks/policy_latency.py` measures it under load.
+machine that wrote this card ({latency['threads']:.0f} torch threads; prompt / flow-integration products in
+{latency['precision']}): {latency['never']:.0f} ms without reasoning, {latency['always']:.0f} ms writing the reasoning.
+`python benchmarks/policy_latency.py` measures it on one thread, stage by stage.
 
 ## Evaluation
 Closed loop in the Cordillera simulator (`cordillera eval --policy vla:{checkpoint} --suite SUITE`; the
