@@ -147,7 +147,8 @@ class BackboneConfig:
         if self.decode_dtype not in ("float16", "bfloat16", "float32"):
             raise ConfigError(f"BackboneConfig.decode_dtype must be float16, bfloat16 or float32, got {self.decode_dtype!r}")
         if self.prefill_dtype not in PRODUCT_DTYPES:
-            raise ConfigError(f"BackboneConfig.prefill_dtype must be one of {PRODUCT_DTYPES}, got {self.prefill_dtype!r}")
+            raise ConfigError(f"BackboneConfig.prefill_dtype must be one of {PRODUCT_DTYPES}, "
+                              f"got {self.prefill_dtype!r}")
         if self.family not in ("llama", "qwen2"):
             raise ConfigError(f"BackboneConfig.family must be 'llama' or 'qwen2', got {self.family!r}")
         _positive_ints(self, ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim",

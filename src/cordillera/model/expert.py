@@ -35,7 +35,7 @@ from cordillera.model.weight_copies import WeightCopies, low_precision_dtype
 __all__ = ["ActionExpert", "sample_flow_time", "flow_matching_loss", "speed_profile_loss", "integrate"]
 
 Rope = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-LayerWeights = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qkv, gate_up, down in the compute dtype
+LayerWeights = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qkv, gate_up, down in the integrate dtype
 # Fewer rows than this (K x 64 action tokens) keep float32 products: measured on the 2-core EPYC, one thread, a
 # bf16 product plus the casts around it beats float32 from ~128 rows (qkv 88 vs 128 us at 384 rows, gate-up 147
 # vs 240, down 78 vs 106) and loses at 64 (122 vs 86 us per layer); o (64 x 64) is never faster, so it stays.

@@ -47,6 +47,7 @@ from cordillera.model.perception import PerceptionHead, facts_as_outputs, percep
 from cordillera.model.processor import IGNORE, Batch, Processor
 from cordillera.model.reasoning import sample_token
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError, special_tokens_for
+from cordillera.model.weight_copies import low_precision_dtype
 
 __all__ = ["CordilleraVLA", "Generation", "REASONING_MODES"]
 
@@ -227,10 +228,10 @@ class CordilleraVLA(nn.Module):
     def inference_precision(self) -> str:
         """The precision of the matrix products of the prompt pass and of the flow integration, as the
         config's prefill_dtype / integrate_dtype resolve on this machine ("auto": bfloat16 where the CPU has
-        bf16 dot products), e.g. "bfloat16 / bfloat16". Results depend on it (by centimetres per plan)."""
-        wide = self.backbone.fuse().wide_layers
-        prefill = "float32" if wide is None else str(wide[0][1].dtype).removeprefix("torch.")
-        return f"{prefill} / {str(self.expert.integrate_dtype).removeprefix('torch.')}"
+        bf16 dot products), e.g. "bfloat16 / bfloat16"; each applies from 128 rows (a prompt of the default
+        rig, two or more trajectory samples). Results depend on it (by centimetres per plan)."""
+        prefill = low_precision_dtype(self.config.backbone.prefill_dtype)
+        return " / ".join(str(dtype).removeprefix("torch.") for dtype in (prefill, self.expert.integrate_dtype))
 
     def gate_probability(self, hidden: torch.Tensor) -> torch.Tensor:
         """The reasoning gate: P(<|cot_start|>) against P(<|traj_future_start|>), (B,), from the backbone's
