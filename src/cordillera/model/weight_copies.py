@@ -6,18 +6,18 @@ rebuilt only when a parameter has changed.
 
 A parameter's state is its storage address and its version counter, which PyTorch increments on every in-place
 write (optimizer steps, `load_state_dict`, `copy_`); assigning `.data` changes the address (the cache holds
-the storages it was keyed on, so no new parameter can take an old address). Building the
-decode copies of the default backbone costs ~7 ms, a tenth of a decision, so `generate` must not rebuild them
-every call; training changes the parameters between calls and gets fresh copies.
+the storages it was keyed on, so no new parameter can take an old address). Building the decode copies of the
+default backbone costs ~7 ms, a tenth of a decision, so `generate` must not rebuild them every call; training
+changes the parameters between calls and gets fresh copies. One slot per cache: asking for another tag
+rebuilds.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Hashable, TypeVar
 
-from torch import nn
-
 import torch
+from torch import nn
 
 __all__ = ["WeightCopies", "parameter_state", "low_precision_dtype"]
 
