@@ -29,7 +29,7 @@ def test_plan_follows_the_contract(make_model):
     policy.reset({"seed": 1})
     plan = policy.plan(observation())
     assert isinstance(plan, Plan) and plan.poses.shape == (64, 3) and plan.samples.shape == (3, 64, 3)
-    assert any(np.array_equal(plan.poses, s) for s in plan.samples)  # the medoid is one of the samples
+    assert np.array_equal(plan.poses, plan.samples[0])  # the default drives the noise-free sample
     info = plan.reasoning
     assert isinstance(info, PlanReasoning) and info.reasoned and 0 < info.tokens <= 5
     assert set(info.decision) == {"longitudinal", "lateral"}
@@ -98,3 +98,31 @@ def test_medoid_selection_ignores_a_stray_sample(make_model):
     assert np.array_equal(select_sample(samples, "first"), samples[0])
     with pytest.raises(ValueError, match="select must be"):
         VLAPolicy(model=make_model(), select="mean")
+
+
+def test_noise_free_selection_drives_the_zero_noise_sample(make_model, tiny_config):
+    """The default drives the sample integrated from zero noise; the other samples are the draws the medoid
+    selection would see (the same random stream); a per-sample noise scale must match the sample count."""
+    from dataclasses import replace
+
+    import torch
+
+    from cordillera.model import Sample
+
+    config = replace(tiny_config, expert=replace(tiny_config.expert, integrate_dtype="float32"))
+    model = make_model(config)
+    torch.nn.init.normal_(model.expert.out_proj.weight, std=0.5)  # zero at init: make the plans differ
+    obs = observation()
+    plans = {}
+    for select in ("noise-free", "medoid"):
+        policy = VLAPolicy(model=model, num_samples=4, reasoning="never", seed=3, select=select)
+        policy.reset({"seed": 2})
+        plans[select] = policy.plan(obs)
+    free, medoid = plans["noise-free"], plans["medoid"]
+    np.testing.assert_array_equal(free.samples[1:], medoid.samples[1:])
+    assert not np.allclose(free.samples[0], medoid.samples[0]) and np.array_equal(free.poses, free.samples[0])
+    batch = model.processor.collate([Sample.from_observation(obs)])
+    zero = model.generate(batch, mode="never", num_samples=1, noise_scale=0.0)
+    np.testing.assert_allclose(free.poses, zero.poses[0, 0], atol=1e-5)  # no draw in it: any seed gives it
+    with pytest.raises(ValueError, match="2 entries for 4 samples"):
+        model.generate(batch, mode="never", num_samples=4, noise_scale=[0.0, 1.0])

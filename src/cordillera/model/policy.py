@@ -34,14 +34,15 @@ from cordillera.world.types import Observation, Plan
 __all__ = ["VLAPolicy", "Explanation", "explain", "explain_scenario", "draw_plan", "select_sample"]
 
 
-SELECTIONS = ("medoid", "first")
+SELECTIONS = ("noise-free", "medoid", "first")
 
 
 def select_sample(samples: np.ndarray, select: str = "medoid") -> np.ndarray:
     """The plan driven from K trajectory samples (K, 64, 3): "medoid", the sample with the smallest mean
     position distance to the others (a consensus that is still one sampled, feasible trajectory; one
-    stray sample cannot pull it the way it pulls a mean), or "first" (a plain draw from the model)."""
-    if select == "first" or len(samples) <= 2:
+    stray sample cannot pull it the way it pulls a mean); "first" (a plain draw from the model), or
+    "noise-free", which is also the first sample: `VLAPolicy` integrates that one from zero noise."""
+    if select in ("first", "noise-free") or len(samples) <= 2:
         return samples[0]
     xy = samples[:, :, :2]
     distance = np.linalg.norm(xy[:, None] - xy[None, :], axis=-1).mean(-1)  # (K, K) mean over the horizon
@@ -50,7 +51,12 @@ def select_sample(samples: np.ndarray, select: str = "medoid") -> np.ndarray:
 
 @register_policy
 class VLAPolicy(Policy):
-    """The reasoning VLA driving from cameras, ego history and route."""
+    """The reasoning VLA driving from cameras, ego history and route. Each decision draws `num_samples`
+    trajectories and drives one (`select`). The default, "noise-free", drives the sample integrated from zero
+    noise (the flow's central plan; the others are drawn and show the spread): measured on the shipped model
+    (2 Hz, reasoning always), val EPDMS 0.417 against 0.291 for the medoid of six drawn samples, test 0.433
+    against 0.310 (paired p 0.004), with the same collision rate: a drawn plan jitters from one decision to the
+    next (extended comfort 0.18 against 0.71 on val)."""
 
     name = "vla"
     privileged = False
@@ -58,7 +64,7 @@ class VLAPolicy(Policy):
     def __init__(self, checkpoint: str | Path | None = None, model: CordilleraVLA | None = None,
                  reasoning: str | None = None, num_samples: int = 6, temperature: float = 0.6, top_p: float = 0.98,
                  seed: int = 0, noise_scale: float = 1.0, max_reasoning_tokens: int | None = None,
-                 select: str = "medoid"):
+                 select: str = "noise-free"):
         if (checkpoint is None) == (model is None):
             raise ValueError("VLAPolicy needs exactly one of checkpoint or model")
         self.model = model if model is not None else CordilleraVLA.from_pretrained(checkpoint)
@@ -89,9 +95,12 @@ class VLAPolicy(Policy):
         start = time.perf_counter()
         batch = self.model.processor.collate([Sample.from_observation(obs)])
         preprocess = time.perf_counter() - start
+        noise = self.noise_scale
+        if self.select == "noise-free":  # the driven sample from zero noise; the others are drawn as before
+            noise = [0.0] + [self.noise_scale] * (self.num_samples - 1)
         out = self.model.generate(batch, mode=self.reasoning, num_samples=self.num_samples,
                                   temperature=self.temperature, top_p=self.top_p, generator=self.generator,
-                                  noise_scale=self.noise_scale, max_reasoning_tokens=self.max_reasoning_tokens)
+                                  noise_scale=noise, max_reasoning_tokens=self.max_reasoning_tokens)
         timings = {"preprocess": preprocess, **out.timings, "total": time.perf_counter() - start}
         reasoning = PlanReasoning.from_text(out.reasoning[0], out.gate_probability[0], out.reasoning_tokens[0],
                                             timings)

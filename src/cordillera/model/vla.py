@@ -25,6 +25,7 @@ attention over the whole prompt (docs/architecture.md, "Training").
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,13 +243,16 @@ class CordilleraVLA(nn.Module):
 
     @torch.inference_mode()
     def generate(self, batch: Batch, mode: str | None = None, num_samples: int = 1, temperature: float = 0.6,
-                 top_p: float = 0.98, generator: torch.Generator | None = None, noise_scale: float = 1.0,
+                 top_p: float = 0.98, generator: torch.Generator | None = None,
+                 noise_scale: float | Sequence[float] = 1.0,
                  max_reasoning_tokens: int | None = None, euler_steps: int | None = None,
                  trajectory: str = "expert") -> Generation:
         """Reasoning (per mode) and K = num_samples trajectories for each prompt of a left-padded batch.
 
         mode: "always" | "never" | "auto" (default: the config's); temperature <= 0 decodes greedily;
-        noise_scale scales the expert's initial noise; trajectory: "expert" (flow matching) or "tokens"
+        noise_scale scales the expert's initial noise, one number or one per sample (0: the sample is
+        integrated from zero noise, the flow's central plan; the draws are the same either way); trajectory:
+        "expert" (flow matching) or "tokens"
         (the discrete trajectory tokens, when the model has them).
         """
         mode = mode or self.config.prompt.reasoning
@@ -304,7 +308,11 @@ class CordilleraVLA(nn.Module):
         start = time.perf_counter()
         horizon = self.config.action.horizon
         if trajectory == "expert":
-            noise = noise_scale * torch.randn((size * num_samples, horizon, 2), generator=generator)
+            scale = torch.as_tensor(noise_scale, dtype=torch.float32)
+            if scale.dim() == 1 and scale.shape[0] != num_samples:
+                raise ValueError(f"noise_scale has {scale.shape[0]} entries for {num_samples} samples")
+            scale = scale.repeat(size)[:, None, None] if scale.dim() == 1 else scale
+            noise = scale * torch.randn((size * num_samples, horizon, 2), generator=generator)
             normalized = integrate(self.expert, cache, self.backbone.rope, noise,
                                    euler_steps or self.config.expert.euler_steps)
         else:
