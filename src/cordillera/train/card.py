@@ -205,7 +205,7 @@ A reasoning vision-language-action driving policy trained from scratch by Cordil
 pretrained weights, no outside data. It reads {len(rig.cameras)} cameras ({rig.num_frames} frames each,
 {rig.image_height} x {rig.image_width}), the ego history, speed and route; {reasoning}, and the flow-matching action
 expert (which reads the backbone's cache and, directly, the route and ego state) turns that into a 6.4 s
-trajectory (64 poses at 0.1 s). `VLAPolicy` draws 6 samples and drives their medoid.
+trajectory (64 poses at 0.1 s). `VLAPolicy` draws 6 samples and drives the one integrated from zero noise.
 
 | | |
 | --- | --- |
