@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import torch
 
-from cordillera.model import VLAPolicy, explain, explain_scenario
+from cordillera.model import Sample, VLAPolicy, explain, explain_scenario
 from cordillera.model.policy import select_sample
 from cordillera.model.reasoning import PlanReasoning
 from cordillera.policies import make_policy, policy_names
@@ -103,12 +106,6 @@ def test_medoid_selection_ignores_a_stray_sample(make_model):
 def test_noise_free_selection_drives_the_zero_noise_sample(make_model, tiny_config):
     """The default drives the sample integrated from zero noise; the other samples are the draws the medoid
     selection would see (the same random stream); a per-sample noise scale must match the sample count."""
-    from dataclasses import replace
-
-    import torch
-
-    from cordillera.model import Sample
-
     config = replace(tiny_config, expert=replace(tiny_config.expert, integrate_dtype="float32"))
     model = make_model(config)
     torch.nn.init.normal_(model.expert.out_proj.weight, std=0.5)  # zero at init: make the plans differ
@@ -126,3 +123,5 @@ def test_noise_free_selection_drives_the_zero_noise_sample(make_model, tiny_conf
     np.testing.assert_allclose(free.poses, zero.poses[0, 0], atol=1e-5)  # no draw in it: any seed gives it
     with pytest.raises(ValueError, match="2 entries for 4 samples"):
         model.generate(batch, mode="never", num_samples=4, noise_scale=[0.0, 1.0])
+    with pytest.raises(ValueError, match="one number per sample"):
+        model.generate(batch, mode="never", num_samples=2, noise_scale=[[0.0, 1.0]])

@@ -251,9 +251,9 @@ class CordilleraVLA(nn.Module):
 
         mode: "always" | "never" | "auto" (default: the config's); temperature <= 0 decodes greedily;
         noise_scale scales the expert's initial noise, one number or one per sample (0: the sample is
-        integrated from zero noise, the flow's central plan; the draws are the same either way); trajectory:
-        "expert" (flow matching) or "tokens"
-        (the discrete trajectory tokens, when the model has them).
+        integrated from zero noise, the flow's central plan; the random draws are the same either way);
+        trajectory: "expert" (flow matching) or "tokens" (the discrete trajectory tokens, when the model has
+        them).
         """
         mode = mode or self.config.prompt.reasoning
         if mode not in REASONING_MODES:
@@ -309,6 +309,8 @@ class CordilleraVLA(nn.Module):
         horizon = self.config.action.horizon
         if trajectory == "expert":
             scale = torch.as_tensor(noise_scale, dtype=torch.float32)
+            if scale.dim() > 1:
+                raise ValueError("noise_scale must be a number or one number per sample")
             if scale.dim() == 1 and scale.shape[0] != num_samples:
                 raise ValueError(f"noise_scale has {scale.shape[0]} entries for {num_samples} samples")
             scale = scale.repeat(size)[:, None, None] if scale.dim() == 1 else scale
