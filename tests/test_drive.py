@@ -83,13 +83,14 @@ def test_drive_without_reasoning_says_so(make_model, tmp_path, capsys):
     checkpoint = make_model().save_pretrained(tmp_path / "ckpt")
     argv = ["drive", "--checkpoint", str(checkpoint), "--suite", "stalled_vehicle:20000", "--out",
             str(tmp_path / "drive"), "--workers", "1", "--duration", "1.0", "--policy-hz", "2", "--no-videos",
-            "--reasoning", "never"]
+            "--reasoning", "never", "--samples", "1"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == "    (no reasoning written)"
     total = next(line for line in lines if line.startswith("1 scenarios:"))
     assert "consistency n/a (no reasoning written)" in total  # undefined, not 0, when nothing was written
     assert json.loads((tmp_path / "drive" / "summary.json").read_text())["reasoning_action_consistency"] is None
+    assert json.loads((tmp_path / "drive" / "config.json").read_text())["samples"] == 1
 
 
 def test_drive_without_a_checkpoint_says_where_it_looked(tmp_path, capsys):

@@ -186,7 +186,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     config = EvalConfig(policy=args.policy, suite=args.suite, out=args.out, workers=args.workers,
                         executor=args.executor, duration_s=args.duration, policy_hz=args.policy_hz,
-                        reasoning=args.reasoning, videos=not args.no_videos,
+                        reasoning=args.reasoning, samples=args.samples, videos=not args.no_videos,
                         max_failure_videos=args.max_failure_videos)
     try:
         with _progress_bar() as progress:
@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy-hz", type=_positive, default=10.0, help="how often the policy replans [Hz]")
     p.add_argument("--reasoning", choices=REASONING_MODES, default=None,
                    help="a vla: policy's reasoning mode (default: its checkpoint's, auto)")
+    p.add_argument("--samples", type=at_least(1), default=None,
+                   help="a vla: policy's trajectory samples per decision (default 6; it drives the noise-free "
+                        "one, so 1 drives the same plan faster)")
     p.add_argument("--no-videos", action="store_true", help="skip the failure and success videos")
     p.add_argument("--max-failure-videos", type=_seed, default=None, help="video only the first N failures "
                                                                           "(default: all)")

@@ -62,8 +62,8 @@ def _drive(args: argparse.Namespace) -> int:
         raise UsageError(f"no checkpoint at {str(checkpoint)!r} (a directory with config.json and "
                          "model.safetensors); the shipped one is checkpoints/cordillera-vla-small")
     config = EvalConfig(policy=f"vla:{checkpoint}", suite=args.suite, out=args.out, workers=args.workers,
-                        policy_hz=args.policy_hz, reasoning=args.reasoning, videos=not args.no_videos,
-                        duration_s=args.duration)
+                        policy_hz=args.policy_hz, reasoning=args.reasoning, samples=args.samples,
+                        videos=not args.no_videos, duration_s=args.duration)
     try:
         with _progress_bar() as progress:
             result = run_eval(config, progress)
@@ -99,6 +99,9 @@ def register(sub) -> None:
                    help="how often the VLA replans [Hz] (default 2, as its evaluations)")
     p.add_argument("--reasoning", choices=REASONING_MODES, default="always",
                    help="write the reasoning at every decision (default), never, or when the model's gate says")
+    p.add_argument("--samples", type=at_least(1), default=None,
+                   help="trajectory samples per decision (default 6; the noise-free one is driven, so 1 drives "
+                        "the same plan faster)")
     p.add_argument("--duration", type=float, default=None, help="simulated seconds per scenario (default: each "
                                                                 "scenario's own)")
     p.add_argument("--no-videos", action="store_true", help="skip the videos in the report")

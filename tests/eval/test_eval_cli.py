@@ -31,6 +31,7 @@ def _usage_error(capsys, *argv) -> str:
     (("--policy", "ppo", "--suite", "test"), "unknown policy 'ppo'; available: constant-velocity, rule-based"),
     (("--policy", "vla:/no/such/dir", "--suite", "test"), "does not exist"),
     (("--policy", "rule-based", "--suite", "child_ball:x"), "seed must be an integer"),
+    (("--policy", "rule-based", "--suite", "test", "--samples", "2"), "draws no trajectory samples"),
 ])
 def test_bad_names_exit_2(capsys, tmp_path, argv, match):
     line = _usage_error(capsys, "eval", *argv, "--out", str(tmp_path / "o"), "--workers", "1")

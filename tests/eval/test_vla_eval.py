@@ -71,3 +71,22 @@ def test_inference_precision_is_part_of_the_run(checkpoint, tmp_path):
     (tmp_path / "v" / "config.json").write_text(json.dumps(run))
     with pytest.raises(EvalError, match="inference_precision"):
         run_eval(config)
+
+
+def test_samples_override_the_policys_and_are_part_of_the_run(checkpoint, tmp_path):
+    import json
+
+    from cordillera.eval.runner import EvalError
+    from cordillera.eval.specs import PolicyIdError, parse_policy_id
+
+    assert parse_policy_id(f"vla:{checkpoint}", samples=1).build().num_samples == 1
+    assert parse_policy_id(f"vla:{checkpoint}").build().num_samples == 6  # the policy's default
+    for bad in (0, True, 1.5):
+        with pytest.raises(PolicyIdError, match="samples must be a positive integer"):
+            parse_policy_id(f"vla:{checkpoint}", samples=bad)
+    config = EvalConfig(policy=f"vla:{checkpoint}", suite="lane_follow_straight:20000", out=str(tmp_path / "v"),
+                        duration_s=1.0, policy_hz=2.0, samples=1, videos=False)
+    run_eval(config)
+    assert json.loads((tmp_path / "v" / "config.json").read_text())["samples"] == 1
+    with pytest.raises(EvalError, match="samples 1 \\(now 6\\)"):
+        run_eval(replace(config, samples=6))  # one directory, one sample count

@@ -57,6 +57,7 @@ class EvalConfig:
     duration_s: float | None = None  # simulated seconds per scenario; None: each scenario's own length
     policy_hz: float = 10.0  # how often the policy replans [Hz]
     reasoning: str | None = None  # vla: policies only: always | never | auto; None: the checkpoint's own mode
+    samples: int | None = None  # vla: policies only: trajectory samples per decision; None: the policy's default
     videos: bool = True  # render failure and success videos into the report
     max_failure_videos: int | None = None  # None: every failure gets a video (they are ~150 kB each)
     success_videos: int = 2  # the first successes in suite order get one too, to compare against
@@ -128,7 +129,8 @@ def _run_config(config: EvalConfig, spec, suite) -> dict:
     return {"format": RESULTS_FORMAT, "policy": spec.id, "suite": suite.name, "suite_hash": suite.hash,
             "n_scenarios": len(suite), "duration_s": config.duration_s, "policy_hz": config.policy_hz,
             "reasoning": config.reasoning, "reference_policy": REFERENCE_POLICY,
-            "inference_precision": spec.precision}  # a VLA's bf16 / float32 products change its plans
+            "inference_precision": spec.precision,  # a VLA's bf16 / float32 products change its plans
+            "samples": config.samples}
 
 
 def _check_directory(out: Path, run: dict) -> None:
@@ -154,7 +156,7 @@ def run_eval(config: EvalConfig, progress: Progress | None = None) -> EvalResult
     start = time.perf_counter()
     if config.workers < 1:
         raise EvalError(f"workers must be >= 1, got {config.workers}")
-    spec = parse_policy_id(config.policy, reasoning=config.reasoning)
+    spec = parse_policy_id(config.policy, reasoning=config.reasoning, samples=config.samples)
     suite = parse_suite(config.suite)
     out = Path(config.out)
     run = _run_config(config, spec, suite)

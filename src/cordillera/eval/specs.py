@@ -60,12 +60,13 @@ def _available() -> str:
     return ", ".join([*POLICY_IDS, "vla:PATH", *extra])
 
 
-def _vla_spec(text: str, path: str, reasoning: str | None) -> PolicySpec:
+def _vla_spec(text: str, path: str, reasoning: str | None, samples: int | None = None) -> PolicySpec:
     if not path:
         raise PolicyIdError(f"policy {text!r}: give a checkpoint directory, e.g. vla:checkpoints/small")
     if not Path(path).is_dir():
         raise PolicyIdError(f"policy {text!r}: checkpoint directory {path!r} does not exist")
     kwargs = (("checkpoint", str(path)),) + ((("reasoning", reasoning),) if reasoning is not None else ())
+    kwargs += (("num_samples", samples),) if samples is not None else ()
     spec = PolicySpec(f"vla:{path}", _VLA, kwargs)
     try:
         policy = spec.build()  # fail here, not in every worker, when the checkpoint does not load
@@ -77,9 +78,11 @@ def _vla_spec(text: str, path: str, reasoning: str | None) -> PolicySpec:
     return replace(spec, precision=policy.model.inference_precision)
 
 
-def parse_policy_id(text: str, reasoning: str | None = None) -> PolicySpec:
+def parse_policy_id(text: str, reasoning: str | None = None, samples: int | None = None) -> PolicySpec:
     """The PolicySpec behind an id; PolicyIdError naming the available ids otherwise. `reasoning` (always,
-    never or auto) sets a VLA's reasoning mode; None keeps its checkpoint's, and other policies take none."""
+    never or auto) sets a VLA's reasoning mode; None keeps its checkpoint's, and other policies take none.
+    `samples` sets a VLA's trajectory samples per decision (None: the policy's 6; it drives the noise-free one,
+    so 1 drives the same plan for a sixth of the expert's cost)."""
     from cordillera.constants import REASONING_MODES
     from cordillera.policies import policy_names
 
@@ -90,10 +93,15 @@ def parse_policy_id(text: str, reasoning: str | None = None) -> PolicySpec:
             raise PolicyIdError(f"reasoning must be one of {', '.join(REASONING_MODES)}, got {reasoning!r}")
         if not vla:
             raise PolicyIdError(f"policy {text!r} writes no reasoning; a reasoning mode applies to vla:PATH only")
+    if samples is not None:
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise PolicyIdError(f"samples must be a positive integer, got {samples!r}")
+        if not vla:
+            raise PolicyIdError(f"policy {text!r} draws no trajectory samples; --samples applies to vla:PATH only")
     if text in POLICY_IDS:
         return PolicySpec(text, POLICY_IDS[text])
     if vla:
-        return _vla_spec(text, text[len(_VLA) + 1:], reasoning)
+        return _vla_spec(text, text[len(_VLA) + 1:], reasoning, samples)
     if text in policy_names():
         ids = {name: pid for pid, name in POLICY_IDS.items()}
         return PolicySpec(ids.get(text, text), text)
