@@ -129,7 +129,7 @@ def _run_config(config: EvalConfig, spec, suite) -> dict:
     return {"format": RESULTS_FORMAT, "policy": spec.id, "suite": suite.name, "suite_hash": suite.hash,
             "n_scenarios": len(suite), "duration_s": config.duration_s, "policy_hz": config.policy_hz,
             "reasoning": config.reasoning, "reference_policy": REFERENCE_POLICY,
-            "inference_precision": spec.precision,  # a VLA's bf16 / float32 products change its plans
+            "inference_precision": spec.precision,  # a VLA's configured bf16 / float32 products change its plans
             "samples": config.samples}
 
 

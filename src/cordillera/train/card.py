@@ -236,9 +236,9 @@ machine that wrote this card ({latency['threads']:.0f} torch threads; prompt / f
 ## Evaluation
 Closed loop in the Cordillera simulator (`cordillera eval --policy vla:{checkpoint} --suite SUITE`; the
 demo row is `cordillera drive`). The reference rows are other policies on the same suites, for comparison.
-"products" is the run's inference precision (prompt pass / flow integration; the default `auto` takes
-bfloat16 where the CPU has bf16 dot products, else float32): it moves a plan by centimetres, and some
-closed-loop rollouts by more.
+"products" is the run's inference precision as configured on its machine (prompt pass / flow integration,
+for products of 128 rows or more; the default `auto` takes bfloat16 where the CPU has bf16 dot products, else
+float32): it moves a plan by centimetres, and some closed-loop rollouts by more.
 
 {EVAL_HEADER}
 """ + "\n".join(rows) + f"""
