@@ -178,3 +178,13 @@ def test_the_parser_does_not_import_torch():
     code = "import sys; from cordillera.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`cordillera ... | head`: the write into the closed pipe stops the command with 141 (128 + SIGPIPE), no
+    traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "cordillera", "scenarios", "list", "--suite", "train"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the listing (12 kB, more than one buffer) is written
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and b"Traceback" not in err and b"Exception ignored" not in err

@@ -326,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # one line, whatever the library's message looked like
         print(f"cordillera {args.verb}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`cordillera eval compare A B | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141  # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":
