@@ -111,8 +111,7 @@ def run(setups: dict[tuple[str, int], tuple[VLAPolicy, list[Observation]]], repe
 def float32_variant(model: CordilleraVLA) -> CordilleraVLA | None:
     """The same weights with float32 inference products (saved and loaded with the config's prefill_dtype and
     integrate_dtype set to "float32"), or None when the model's products are float32 already."""
-    wide = model.backbone.fuse().wide_layers is not None
-    if not wide and model.expert.integrate_dtype == torch.float32:
+    if model.backbone.prefill_dtype == torch.float32 and model.expert.integrate_dtype == torch.float32:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save_pretrained(Path(tmp) / "model")

@@ -1,15 +1,11 @@
-"""Cached inference copies of weights: built once per parameter state, rebuilt after any write; the allocator
-setting; the precision names."""
+"""Cached inference copies of weights: built once per parameter state, rebuilt after any write; the precision
+names."""
 
 from __future__ import annotations
 
-import platform
-
-import pytest
 import torch
 from torch import nn
 
-from cordillera.model.allocator import keep_freed_memory
 from cordillera.model.weight_copies import WeightCopies, low_precision_dtype
 
 
@@ -44,8 +40,3 @@ def test_precision_names():
     assert low_precision_dtype("float32") == torch.float32
     assert low_precision_dtype("bfloat16") == torch.bfloat16
     assert low_precision_dtype("auto") in (torch.float32, torch.bfloat16)
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
-def test_keep_freed_memory_takes_on_glibc():
-    assert keep_freed_memory() is True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 __all__ = ["keep_freed_memory"]
 
@@ -24,6 +25,7 @@ TRIM_THRESHOLD = 512 << 20  # free heap top kept before it is returned
 TOP_PAD = 64 << 20  # extra heap requested whenever it grows
 
 
+@functools.cache  # a process-wide setting: once per process, not at every policy built (eval builds one a rollout)
 def keep_freed_memory() -> bool:
     """Raise glibc's trim threshold and top pad (`mallopt`); False where unavailable."""
     name = ctypes.util.find_library("c")

@@ -168,6 +168,7 @@ class Backbone(nn.Module):
         self.config = config
         self.hf_config = hf_config(config, vocab_size)
         self._copies = WeightCopies()  # the decode weights of `fuse`
+        self.prefill_dtype = low_precision_dtype(config.prefill_dtype)  # resolved once, as the expert's
         self.model = _FAMILIES[config.family][1](self.hf_config)
         self.lm_head = nn.Linear(config.hidden_size, vocab_size, bias=False)
         if config.tie_embeddings:
@@ -206,7 +207,7 @@ class Backbone(nn.Module):
         (default: the config's prefill_dtype) for products of many rows. Built once per state of the
         parameters (`WeightCopies`): ~7 ms for the default model, which every `generate` used to pay."""
         dtype = dtype or getattr(torch, self.config.decode_dtype)
-        wide = wide or low_precision_dtype(self.config.prefill_dtype)
+        wide = wide or self.prefill_dtype
         return self._copies.get(self, (dtype, wide), lambda: self._build_decode_weights(dtype, wide))
 
     def _build_decode_weights(self, dtype: torch.dtype, wide: torch.dtype) -> DecodeWeights:

@@ -48,7 +48,6 @@ from cordillera.model.perception import PerceptionHead, facts_as_outputs, percep
 from cordillera.model.processor import IGNORE, Batch, Processor
 from cordillera.model.reasoning import sample_token
 from cordillera.model.tokenizer import TextTokenizer, TokenizerError, special_tokens_for
-from cordillera.model.weight_copies import low_precision_dtype
 
 __all__ = ["CordilleraVLA", "Generation", "REASONING_MODES"]
 
@@ -231,8 +230,8 @@ class CordilleraVLA(nn.Module):
         config's prefill_dtype / integrate_dtype resolve on this machine ("auto": bfloat16 where the CPU has
         bf16 dot products), e.g. "bfloat16 / bfloat16"; each applies from 128 rows (a prompt of the default
         rig, two or more trajectory samples). Results depend on it (by centimetres per plan)."""
-        prefill = low_precision_dtype(self.config.backbone.prefill_dtype)
-        return " / ".join(str(dtype).removeprefix("torch.") for dtype in (prefill, self.expert.integrate_dtype))
+        dtypes = (self.backbone.prefill_dtype, self.expert.integrate_dtype)
+        return " / ".join(str(dtype).removeprefix("torch.") for dtype in dtypes)
 
     def gate_probability(self, hidden: torch.Tensor) -> torch.Tensor:
         """The reasoning gate: P(<|cot_start|>) against P(<|traj_future_start|>), (B,), from the backbone's
