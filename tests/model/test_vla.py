@@ -148,3 +148,34 @@ def test_overfits_a_handful_of_samples(make_model, make_sample, all_cameras):
     truth = np.stack([s.future for s in samples])[:, None, :, :2]
     ade = np.linalg.norm(out.poses[..., :2] - truth, axis=-1).mean(axis=(1, 2))
     assert ade.max() < 1.0, f"ADE per sample {ade} m after {elapsed:.0f} s"
+
+
+@pytest.mark.parametrize("mode", ["always", "auto"])
+def test_one_prompt_writes_what_the_batch_loop_writes(make_model, make_sample, tiny_config, mode, monkeypatch):
+    """A single prompt's reasoning takes the loop without per-sequence state (`_write_one`): same tokens, same
+    random draws, same cache and so the same trajectories as the batch loop, whether the text ends by
+    <|cot_end|> or at the length limit."""
+    config = replace(tiny_config, prompt=replace(tiny_config.prompt, gate_threshold=0.0))  # auto reasons too
+    model = make_model(config)
+    logits = model.backbone.decode_logits
+    cot_end = model.processor.ids["cot_end"]
+
+    def likely_end(hidden, weights):  # <|cot_end|> likely enough that some texts end before the limit
+        out = logits(hidden, weights)
+        out[..., cot_end] += 2.0
+        return out
+    monkeypatch.setattr(model.backbone, "decode_logits", likely_end)
+    fast = [generate(model, [make_sample(seed)], seed=seed, mode=mode, num_samples=2, temperature=1.0,
+                     max_reasoning_tokens=12) for seed in range(6)]
+    ends = {out.reasoning_tokens[0] < 12 for out in fast}
+
+    def batch_loop(cache, start_hidden, last_hidden, temperature, top_p, generator, limit):
+        return model._write_reasoning(cache, torch.ones(1, dtype=torch.bool), start_hidden, last_hidden,
+                                      temperature, top_p, generator, limit)[0]
+    monkeypatch.setattr(model, "_write_one", batch_loop)
+    for seed, one in enumerate(fast):
+        loop = generate(model, [make_sample(seed)], seed=seed, mode=mode, num_samples=2, temperature=1.0,
+                        max_reasoning_tokens=12)
+        assert one.reasoning == loop.reasoning and one.reasoning_tokens == loop.reasoning_tokens
+        np.testing.assert_array_equal(one.poses, loop.poses)
+    assert ends == {True, False}, "both endings covered"

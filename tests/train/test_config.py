@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_direct_construction_checks_values():
 
 
 @pytest.mark.parametrize("name", ["vla-small.yaml", "action-only.yaml", "vla-small-perception.yaml",
-                                  "vla-small-dagger.yaml"])
+                                  "vla-small-dagger.yaml", "action-only-perception.yaml"])
 def test_shipped_recipes_load(name):
     config = load_train_config(RECIPES / name)
     assert config.total_steps > 0
@@ -115,3 +116,9 @@ def test_shipped_recipes_load(name):
         assert config.data.reasoning is False and config.model.prompt.reasoning == "never"
         small = load_train_config(RECIPES / "vla-small.yaml")
         assert config.total_steps == small.total_steps and config.data.batch_size == small.data.batch_size
+    if name == "action-only-perception.yaml":  # the perception recipe without the text: every other field equal
+        assert config.data.reasoning is False and config.model.prompt.reasoning == "never"
+        recipe = load_train_config(RECIPES / "vla-small-perception.yaml")
+        assert replace(config.model, prompt=recipe.model.prompt) == recipe.model
+        assert config.stages == recipe.stages and config.optim == recipe.optim
+        assert replace(config.data, reasoning=True) == recipe.data

@@ -291,7 +291,8 @@ class Backbone(nn.Module):
             cache.append(i, qk[:, heads:], qkv[:, heads + kv_heads:])
             o = F.scaled_dot_product_attention(qk[:, :heads], cache.keys[i], cache.values[i], attn_mask=mask,
                                                is_causal=causal, scale=head_dim ** -0.5, enable_gqa=True)
-            hidden = hidden + F.linear(o.transpose(1, 2).reshape(batch, steps, -1).to(low), w_o).float()
+            # float32 + a low-precision product promotes to float32: the cast and the add are one operation
+            hidden = hidden + F.linear(o.transpose(1, 2).reshape(batch, steps, -1).to(low), w_o)
             gate, up = F.linear(F.rms_norm(hidden, (width,), norm2, eps).to(low), w_gate_up).chunk(2, dim=-1)
-            hidden = hidden + F.linear(F.silu(gate) * up, w_down).float()
+            hidden = hidden + F.linear(F.silu(gate) * up, w_down)
         return self.model.norm(hidden)

@@ -83,7 +83,7 @@ class ExpertLayer(nn.Module):
         # the gated activation stays in the low precision between the two products (two casts fewer)
         _, w_gate_up, w_down = low
         gate, up = F.linear(self.mlp_norm(hidden).to(w_gate_up.dtype), w_gate_up).chunk(2, dim=-1)
-        return hidden + F.linear(F.silu(gate) * up, w_down).to(hidden.dtype)
+        return hidden + F.linear(F.silu(gate) * up, w_down)  # promoted to float32 by the add
 
 
 class ActionExpert(nn.Module):

@@ -300,8 +300,11 @@ class CordilleraVLA(nn.Module):
                 else:
                     cache.valid[reason, -1] = False
                     cache.next_position[reason] -= 1
-            texts = self._write_reasoning(cache, reason, start_hidden, last_hidden, temperature, top_p, generator,
-                                          limit)
+            if size == 1:
+                texts = [self._write_one(cache, start_hidden, last_hidden, temperature, top_p, generator, limit)]
+            else:
+                texts = self._write_reasoning(cache, reason, start_hidden, last_hidden, temperature, top_p,
+                                              generator, limit)
         timings["generation"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -390,6 +393,31 @@ class CordilleraVLA(nn.Module):
             state[finished] = done
             state[state == close] = final
         return texts
+
+    def _write_one(self, cache: PrefixCache, start_hidden: torch.Tensor | None, last_hidden: torch.Tensor,
+                   temperature: float, top_p: float, generator: torch.Generator | None,
+                   max_tokens: int) -> list[int]:
+        """`_write_reasoning` for one sequence (the policy's case): the same tokens, random draws and cache,
+        without the batch loop's per-sequence state tensors (1.54 -> 1.43 ms per token for the shipped model on
+        one thread). <|cot_end|> and <|traj_future_start|> go in as one two-token step."""
+        ids, backbone = self.processor.ids, self.backbone
+        weights = backbone.fuse()
+        one = torch.ones((1, 1), dtype=torch.bool)
+        if start_hidden is None:
+            cot = torch.tensor([[ids["cot_start"]]])
+            start_hidden = backbone.decode(backbone.embed(cot), cache, one, weights)[:, -1]
+        hidden, text = start_hidden, []
+        blocked = ~self.text_allowed
+        while True:
+            logits = backbone.decode_logits(hidden, weights).masked_fill_(blocked, float("-inf"))
+            token = int(sample_token(logits, temperature, top_p, generator))
+            if token == ids["cot_end"] or len(text) >= max_tokens:  # too long: close the reasoning here
+                break
+            text.append(token)
+            hidden = backbone.decode(backbone.embed(torch.tensor([[token]])), cache, one, weights)[:, -1]
+        pair = torch.tensor([[ids["cot_end"], ids["traj_future_start"]]])
+        last_hidden[0] = backbone.decode(backbone.embed(pair), cache, one.expand(1, 2), weights)[0, -1]
+        return text
 
     def _trajectory_tokens(self, cache: PrefixCache, last_hidden: torch.Tensor, temperature: float, top_p: float,
                            generator: torch.Generator | None) -> torch.Tensor:
