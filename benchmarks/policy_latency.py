@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # own decode loop against transformers' forward with its cache (per generated token)
     console.print(decode_comparison(model, routine[0]))
+    console.print(writing_comparison(model, routine[0], args.reasoning_tokens))
     console.print(f"parameters: {model.num_parameters:,}  (backbone {sum(p.numel() for p in model.backbone.parameters()):,},"
                   f" expert {sum(p.numel() for p in model.expert.parameters()):,}, vision "
                   f"{sum(p.numel() for p in model.vision.parameters()):,}); prompt {prompt} tokens")
@@ -370,6 +371,33 @@ def decode_comparison(model: CordilleraVLA, obs: Observation, tokens: int = 25, 
                 bb.model(inputs_embeds=token, cache=hf_cache, use_cache=True, position_ids=torch.tensor([[length + i]]))
             results["transformers forward"].append((time.perf_counter() - start) / tokens)
     return "decode step (ms per token, median): " + ", ".join(
+        f"{name} {1000 * statistics.median(v):.2f}" for name, v in results.items())
+
+
+def writing_comparison(model: CordilleraVLA, obs: Observation, limit: int, repeats: int = 10) -> str:
+    """ms per written token of a whole reasoning text (sampling, decode, bookkeeping): the one-sequence loop
+    `generate` takes for a single prompt against the batch loop, the same seeds (so the same tokens) after the
+    same prompt, interleaved."""
+    batch = model.processor.collate([Sample.from_observation(obs)])
+    bb, ids = model.backbone, model.processor.ids
+    results: dict[str, list[float]] = {"one-sequence loop": [], "batch loop": []}
+    active = torch.ones(1, dtype=torch.bool)
+    with torch.inference_mode():
+        embeds = model.embed(batch)
+        embeds = torch.cat([embeds, bb.embed(torch.tensor([[ids["cot_start"]]]))], dim=1)
+        mask = torch.cat([batch.attention_mask, batch.attention_mask.new_ones((1, 1))], dim=1)
+        for i in range(repeats):
+            for name in results:
+                hidden, cache = bb.prefill(embeds, mask)
+                cache.reserve(limit + 3)
+                last, generator = hidden[:, -1].clone(), torch.Generator().manual_seed(i)
+                start = time.perf_counter()
+                if name == "one-sequence loop":
+                    text = model._write_one(cache, last.clone(), last, 0.6, 0.98, generator, limit)
+                else:
+                    text = model._write_reasoning(cache, active, last.clone(), last, 0.6, 0.98, generator, limit)[0]
+                results[name].append((time.perf_counter() - start) / (len(text) + 1))
+    return "reasoning text (ms per written token, median): " + ", ".join(
         f"{name} {1000 * statistics.median(v):.2f}" for name, v in results.items())
 
 
