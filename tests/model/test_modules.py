@@ -100,7 +100,7 @@ def test_rope_tables_equal_the_rotary_embedding_and_serve_training_after_inferen
         cos, sin = backbone.rope(positions)
     expected = backbone._rotary(positions, backbone.model.embed_tokens.weight)
     assert torch.equal(cos, expected[0]) and torch.equal(sin, expected[1]) and cos.shape == (2, 1, 4, 16)
-    far = torch.tensor([[300, 301]])  # max_positions 256
+    far = torch.tensor([[300, -1]])  # max_positions 256; a negative position must not wrap around the table
     assert all(torch.equal(a, b) for a, b in zip(backbone.rope(far), backbone._rotary(far, backbone.model.embed_tokens.weight)))
     x = torch.randn(2, 2, 4, 16, requires_grad=True)
     cos, sin = backbone.rope(positions)
