@@ -169,6 +169,7 @@ class Backbone(nn.Module):
         self.hf_config = hf_config(config, vocab_size)
         self._copies = WeightCopies()  # the decode weights of `fuse`
         self.prefill_dtype = low_precision_dtype(config.prefill_dtype)  # resolved once, as the expert's
+        self._rope_tables: tuple | None = None  # ((dtype, device), cos, sin) of `rope`, built at its first call
         self.model = _FAMILIES[config.family][1](self.hf_config)
         self.lm_head = nn.Linear(config.hidden_size, vocab_size, bias=False)
         if config.tie_embeddings:
@@ -193,7 +194,7 @@ class Backbone(nn.Module):
             if int(low) < 0 or int(high) >= self.config.max_positions:  # outside the tables: computed
                 return self._rotary(positions, weight)
         key = (weight.dtype, weight.device)
-        if getattr(self, "_rope_tables", (None,))[0] != key:
+        if self._rope_tables is None or self._rope_tables[0] != key:
             with torch.inference_mode(False), torch.no_grad():  # plain tensors: training may index them later
                 cos, sin = self._rotary(torch.arange(self.config.max_positions, device=weight.device)[None], weight)
             self._rope_tables = (key, cos[0, 0], sin[0, 0])
