@@ -60,6 +60,7 @@ def sft_step_s(model, group: int, steps: int) -> float:
 def rl_rates(size: str, group: int, steps: int, driver: str, critical: bool) -> dict:
     import dataclasses
 
+    from cordillera.model.policy import model_rig
     from cordillera.train.rl import PromptSource, _optimizer, rl_step
     from cordillera.train.rl_config import RLConfig
     from cordillera.train.rl_policy import GRPOConfig
@@ -68,7 +69,7 @@ def rl_rates(size: str, group: int, steps: int, driver: str, critical: bool) -> 
     config = RLConfig(steps=steps + 1, prompts_per_step=1, pool_size=steps + 1, grpo=GRPOConfig(group_size=group),
                       prompts=PromptSourceConfig(driver=driver, critical_objects=critical))
     model = build_model(size)
-    source = PromptSource(config, tuple(model.config.rig.cameras))
+    source = PromptSource(config, (model_rig(model.config.rig),))
     start = time.perf_counter()
     prompts = [source.get(k, 0) for k in range(steps + 1)]
     prompt_s = (time.perf_counter() - start) / len(source.pool)

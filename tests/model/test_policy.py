@@ -28,7 +28,10 @@ def observation(seed: int = 0, cameras=None, speed: float = 8.0) -> Observation:
 
 def test_plan_follows_the_contract(make_model):
     policy = VLAPolicy(model=make_model(), num_samples=3, reasoning="always", max_reasoning_tokens=5)
-    assert policy.sensors == policy.model.config.rig.cameras and not policy.privileged
+    (rig,) = policy.sensors  # the checkpoint's cameras at its own resolution and frame count
+    config = policy.model.config.rig
+    assert rig.names == config.cameras and rig.frames == config.num_frames and not policy.privileged
+    assert {(c.height, c.width) for c in rig.cameras} == {(config.image_height, config.image_width)}
     policy.reset({"seed": 1})
     plan = policy.plan(observation())
     assert isinstance(plan, Plan) and plan.poses.shape == (64, 3) and plan.samples.shape == (3, 64, 3)
@@ -89,8 +92,41 @@ def test_explain_scenario_in_the_simulator(make_model, tmp_path):
     policy = VLAPolicy(model=make_model(), num_samples=2, reasoning="always", max_reasoning_tokens=3)
     result = explain_scenario(policy, builtin_scenario("straight"), seed=0, t=0.5, driver=make_policy("lane_follower"))
     assert result.text.startswith("t = 0.5 s") and result.plan.poses.shape == (64, 3)
-    assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(policy.sensors)
+    cameras = policy.model.config.rig.cameras  # pictures at the renderer's size, larger than the model's frames
+    assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(cameras)
+    config = policy.model.config.rig
+    assert {f.shape[1:3] for f in result.observation.cameras.values()} == {(config.image_height, config.image_width)}
     assert result.save_image(tmp_path / "explain.png").stat().st_size > 1000
+
+
+def test_the_policy_sees_the_frames_the_data_factory_trains_on():
+    """Training frames are drawn at the model's resolution (teacher/datagen.py). The renderer's default
+    128 x 256 resized down is a different picture (anti-aliased edges, distant lights blended into the sky),
+    so the policy asks for the training resolution: the same state gives the same pixels both ways."""
+    from cordillera.model.config import RigConfig
+    from cordillera.model.policy import model_rig
+    from cordillera.scenarios.families import sample_family
+    from cordillera.teacher.datagen import DatagenConfig, datagen_rig
+    from cordillera.world import sim
+    from cordillera.world.render.camera import observe_cameras
+
+    state = sim.reset(sample_family("stop_and_go", 20000), seed=20000)
+    for _ in range(12):
+        state = sim.step(state, None)
+    seen = sim.observe(state, (model_rig(RigConfig()),)).cameras
+    trained, _ = observe_cameras(state, datagen_rig(DatagenConfig()))
+    assert list(seen) == list(trained)
+    for name in trained:
+        assert seen[name].shape == (4, 64, 128, 3)
+        np.testing.assert_array_equal(seen[name], trained[name])
+    larger = sim.observe(state, RigConfig().cameras).cameras  # the renderer's 128 x 256: what the policy read before
+    assert all(not np.array_equal(_area_resized(larger[n], 64, 128), trained[n]) for n in trained)
+
+
+def _area_resized(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    import cv2
+
+    return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def test_medoid_selection_ignores_a_stray_sample(make_model):

@@ -13,6 +13,7 @@ import torch
 from cordillera.cli import main
 from cordillera.model import CordilleraVLA, ModelConfig, train_tokenizer
 from cordillera.model.config import ConfigError
+from cordillera.model.policy import model_rig
 from cordillera.train.rewards import RewardConfig
 from cordillera.train.rl import RLError, rl
 from cordillera.train.rl_closed_loop import ClosedLoopConfig, run_episodes
@@ -200,7 +201,7 @@ def test_closed_loop_episodes_replan_and_share_the_outcome(tiny_model, checkpoin
     from cordillera.train.rl import PromptSource
 
     config = small_config(steps=1, closed_loop=ClosedLoopConfig(enabled=True, duration_s=2.0, replan_hz=1.0))
-    prompt = PromptSource(config, tuple(tiny_model.config.rig.cameras)).get(0, 0)
+    prompt = PromptSource(config, (model_rig(tiny_model.config.rig),)).get(0, 0)
     episodes = run_episodes(tiny_model, prompt, config.grpo, config.rewards, config.closed_loop,
                             torch.Generator().manual_seed(0))
     assert len(episodes) == config.grpo.group_size
@@ -221,12 +222,13 @@ def test_teacher_prompt_carries_critical_objects_and_scores_grounding(tiny_model
     from cordillera.train.rl_prompts import make_prompt
 
     config = PromptSourceConfig(driver="teacher", min_time_s=2.0, max_time_s=3.0, critical_objects=True)
-    prompt = make_prompt(config, RewardConfig(), tuple(tiny_model.config.rig.cameras), seed=0, step=0, index=0)
-    again = make_prompt(config, RewardConfig(), tuple(tiny_model.config.rig.cameras), seed=0, step=0, index=0)
+    prompt = make_prompt(config, RewardConfig(), (model_rig(tiny_model.config.rig),), seed=0, step=0, index=0)
+    again = make_prompt(config, RewardConfig(), (model_rig(tiny_model.config.rig),), seed=0, step=0, index=0)
     assert (prompt.family, prompt.t, prompt.context.critical) == (again.family, again.t, again.context.critical)
     np.testing.assert_array_equal(prompt.context.teacher_poses, again.context.teacher_poses)
     assert isinstance(prompt.context.critical, frozenset) and prompt.context.teacher_poses.shape == (64, 3)
     assert set(prompt.sample.cameras) == set(tiny_model.config.rig.cameras)
+    assert {f.shape[1:3] for f in prompt.sample.cameras.values()} == {(tiny_model.config.rig.image_height, tiny_model.config.rig.image_width)}
     teacher = prompt.context.teacher_poses
     reward = score_completion(prompt.teacher_text, teacher, simulate_plan(prompt.state, teacher, 4.0), prompt.context,
                               RewardConfig())

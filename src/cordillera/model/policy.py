@@ -8,7 +8,8 @@
     >>> result = explain(policy, obs, rig)   # text report + camera mosaic with the plan drawn in
     >>> explain_scenario(policy, builtin_scenario("intersection"), seed=0, t=3.0).save_image("out/explain.png")
 
-The policy asks the world for the cameras of its checkpoint's rig (`sensors` = camera names). Sampling is
+The policy asks the world for the cameras of its checkpoint's rig at the checkpoint's resolution and frame count
+(`sensors` = one CameraRig, `model_rig`), the frames the data factory renders for training. Sampling is
 reproducible: `reset()` reseeds the policy's generator from `seed` (and `info["seed"]` when given), so the
 same seed and the same observations give the same plans, reasoning included.
 """
@@ -16,7 +17,7 @@ same seed and the same observations give the same plans, reasoning included.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -25,6 +26,7 @@ import torch
 
 from cordillera import constants as C
 from cordillera.model.allocator import keep_freed_memory
+from cordillera.model.config import RigConfig
 from cordillera.model.processor import Sample
 from cordillera.model.reasoning import PlanReasoning
 from cordillera.model.vla import REASONING_MODES, CordilleraVLA
@@ -35,6 +37,18 @@ __all__ = ["VLAPolicy", "Explanation", "explain", "explain_scenario", "draw_plan
 
 
 SELECTIONS = ("noise-free", "medoid", "first")
+
+
+def model_rig(config: RigConfig):
+    """The renderer's rig for a checkpoint: its cameras, drawn directly at its resolution, its frame count.
+
+    The data factory renders training frames at the model's resolution (teacher/datagen.py); a larger render
+    resized down differs (anti-aliased edges, distant lights and vehicles blended into their background), so
+    the policy asks for what the model was trained on rather than for the renderer's default 128 x 256."""
+    from cordillera.world.render.camera import rig_for_sensors
+
+    rig = rig_for_sensors(config.cameras).with_resolution(config.image_height, config.image_width)
+    return replace(rig, frames=config.num_frames)
 
 
 def select_sample(samples: np.ndarray, select: str = "medoid") -> np.ndarray:
@@ -84,7 +98,7 @@ class VLAPolicy(Policy):
         self.seed = seed
         self.noise_scale = noise_scale
         self.max_reasoning_tokens = max_reasoning_tokens or self.model.config.prompt.max_reasoning_tokens
-        self.sensors = tuple(self.model.config.rig.cameras)
+        self.sensors = (model_rig(self.model.config.rig),)
         self.generator = torch.Generator().manual_seed(seed)
 
     def reset(self, info: dict | None = None) -> None:
@@ -148,18 +162,21 @@ def explain_scenario(policy: VLAPolicy, scenario, seed: int, t: float, rig=None,
             plan = driver.plan(sim.observe(state, driver.sensors, privileged=driver.privileged))
         state = sim.step(state, plan)
         step += 1
+    from cordillera.world.render.camera import observe_cameras, rig_for_sensors
+
     if rig is None:
-        from cordillera.world.render.camera import rig_for_sensors
+        rig = rig_for_sensors(policy.model.config.rig.cameras)
+    pictures, _ = observe_cameras(state, rig)  # drawn at the rig's size; the model reads its own (policy.sensors)
+    return explain(policy, sim.observe(state, policy.sensors), rig, {n: f[-1] for n, f in pictures.items()})
 
-        rig = rig_for_sensors(policy.sensors)
-    return explain(policy, sim.observe(state, policy.sensors), rig)
 
-
-def explain(policy: VLAPolicy, obs: Observation, rig=None) -> Explanation:
+def explain(policy: VLAPolicy, obs: Observation, rig=None, pictures: dict | None = None) -> Explanation:
     """Plan once and describe it: the reasoning, decision, gate, timings and the plan's shape, plus the
     newest frame of every camera (in the rig's order) with the plan projected onto the ground. rig: a
     `world.render.rig.CameraRig` with the cameras' intrinsics/extrinsics (without it, or for cameras it
-    lacks, frames are shown without the overlay). The library function behind `cordillera explain`."""
+    lacks, frames are shown without the overlay). pictures: camera name -> (H, W, 3) image to draw on instead
+    of the observation's newest frame (a larger render of the same moment). The library function behind
+    `cordillera explain`."""
     plan = policy.plan(obs)
     info: PlanReasoning = plan.reasoning
     end = plan.poses[-1]
@@ -176,7 +193,7 @@ def explain(policy: VLAPolicy, obs: Observation, rig=None) -> Explanation:
     specs = {} if rig is None else {c.name: c for c in rig.cameras}
     tiles = []
     for name, frames in obs.cameras.items():
-        image = frames[-1].copy()  # never draw into the observation
+        image = (pictures or {}).get(name, frames[-1]).copy()  # never draw into the observation
         if name in specs:
             spec = specs[name]
             if (spec.height, spec.width) != image.shape[:2]:

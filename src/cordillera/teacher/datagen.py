@@ -124,7 +124,9 @@ class EpisodeJob:
         return f"{self.family}:{self.seed}:{self.repeat}"
 
 
-def _rig(config: DatagenConfig):
+def datagen_rig(config: DatagenConfig):
+    """The rig samples are rendered with: the model rig's cameras drawn directly at the dataset's resolution
+    (model.policy.model_rig asks the renderer for the same frames at inference)."""
     from cordillera.world.render.rig import default_rig
 
     rig = default_rig().select(C.CAMERA_NAMES).with_resolution(config.image_height, config.image_width)
@@ -283,7 +285,7 @@ def run_episode(job: EpisodeJob) -> dict:
     draws = pick_rng.random(len(states))  # one draw per step, used or not: the picks do not shift each other
     chosen = [k for k in range(len(states)) if states[k].t >= job.config.warmup_s - 1e-9
               and (k in keyframes or draws[k] < job.config.routine_rate)]
-    rig = _rig(job.config)
+    rig = datagen_rig(job.config)
     rows, previous = [], None
     for k in chosen:
         state, result = states[k], results[k]
@@ -345,7 +347,7 @@ def generate(config: DatagenConfig, out: str | Path, progress: Progress | None =
     from cordillera.eval.executor import make_executor
 
     root = Path(out)
-    rig = _rig(config)
+    rig = datagen_rig(config)
     identity = config.identity()  # (with a student: the digest of its weights; DatasetError when it has none)
     if config.student is not None:  # a checkpoint that does not load fails here, not in every worker
         try:

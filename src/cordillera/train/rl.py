@@ -78,18 +78,18 @@ class PromptSource:
     """Prompts of a run: draw `index` of step `step`; with a pool, one of `pool_size` prompts built lazily
     (each once) from (seed, POOL, i), so steps reuse the expensive simulation of a moment."""
 
-    def __init__(self, config: RLConfig, cameras: tuple[str, ...]):
+    def __init__(self, config: RLConfig, sensors: tuple):
         self.config = config
-        self.cameras = cameras
+        self.sensors = sensors
         self.pool: dict[int, Prompt] = {}
 
     def get(self, step: int, index: int) -> Prompt:
         cfg = self.config
         if cfg.pool_size == 0:
-            return make_prompt(cfg.prompts, cfg.rewards, self.cameras, cfg.seed, step, index)
+            return make_prompt(cfg.prompts, cfg.rewards, self.sensors, cfg.seed, step, index)
         slot = int(np.random.default_rng([cfg.seed, step, index, 1]).integers(cfg.pool_size))
         if slot not in self.pool:
-            self.pool[slot] = make_prompt(cfg.prompts, cfg.rewards, self.cameras, cfg.seed, POOL, slot)
+            self.pool[slot] = make_prompt(cfg.prompts, cfg.rewards, self.sensors, cfg.seed, POOL, slot)
         return self.pool[slot]
 
 
@@ -232,6 +232,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
        stop_at_step: int | None = None) -> RLResult:
     """GRPO from the SFT `checkpoint` into the run directory `out` (module docstring). stop_at_step: end after
     that many steps with a checkpoint (continue with resume=True)."""
+    from cordillera.model.policy import model_rig
     from cordillera.scenarios.schema import ScenarioError
     from cordillera.scenarios.suites import get_suite
 
@@ -281,7 +282,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
         except StateError as exc:
             raise RLError(str(exc)) from None
     log = MetricsLog(out / METRICS, resume_step=step if resume else None)
-    source = PromptSource(config, tuple(model.config.rig.cameras))
+    source = PromptSource(config, (model_rig(model.config.rig),))  # the frames the policy reads
     end = stop_at_step or config.steps
     line: dict = {}
     held_out: list[Prompt] = []
@@ -291,7 +292,7 @@ def rl(config: RLConfig, checkpoint: str | Path, out: str | Path, resume: bool =
             return
         if not held_out:
             prompts_cfg = dataclasses.replace(config.prompts, suite=config.eval_suite)
-            held_out.extend(make_prompt(prompts_cfg, config.rewards, source.cameras, config.seed, EVAL, i)
+            held_out.extend(make_prompt(prompts_cfg, config.rewards, source.sensors, config.seed, EVAL, i)
                             for i in range(config.eval_prompts))
         log.write(evaluate(model, held_out, config, done))
 

@@ -76,6 +76,7 @@ def run_episodes(model, prompt, grpo: GRPOConfig, rewards: RewardConfig, closed:
     """G = grpo.group_size closed-loop episodes from `prompt` (see the module docstring)."""
     from cordillera.eval.metrics.pdm import route_progress_m
     from cordillera.eval.metrics.rollout_log import RolloutLog
+    from cordillera.model.policy import model_rig
     from cordillera.model.processor import Sample
     from cordillera.world import sim
     from cordillera.world.types import Plan
@@ -84,7 +85,7 @@ def run_episodes(model, prompt, grpo: GRPOConfig, rewards: RewardConfig, closed:
     dt = start_state.world.config.dt
     steps = max(1, int(round(closed.duration_s / dt)))
     every = max(1, int(round(1.0 / (closed.replan_hz * dt))))
-    cameras = tuple(model.config.rig.cameras)
+    sensors = (model_rig(model.config.rig),)  # the frames the policy reads
     teacher = simulate_plan(start_state, prompt.context.teacher_poses, closed.duration_s)
     t_safety = safety_reward(teacher, rewards)
     reference = route_progress_m(teacher) * t_safety.nc * t_safety.dac
@@ -95,7 +96,7 @@ def run_episodes(model, prompt, grpo: GRPOConfig, rewards: RewardConfig, closed:
         for k in range(steps):
             plan = None
             if k % every == 0:
-                sample = Sample.from_observation(sim.observe(state, cameras))
+                sample = Sample.from_observation(sim.observe(state, sensors))
                 group = sample_group(model, sample, 1, grpo, generator)
                 decisions.append(group)
                 texts.append(group.texts[0])

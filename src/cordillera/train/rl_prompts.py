@@ -1,7 +1,7 @@
 """RL prompts: moments of simulated driving on a scenario suite, with the teacher's privileged labels.
 
     >>> from cordillera.train.rl_prompts import PromptSourceConfig, make_prompt
-    >>> prompt = make_prompt(PromptSourceConfig(suite="train"), RewardConfig(), cameras, seed=0, step=3, index=0)
+    >>> prompt = make_prompt(PromptSourceConfig(suite="train"), RewardConfig(), sensors, seed=0, step=3, index=0)
     >>> prompt.sample          # what the model sees (cameras of its rig, history, route)
     >>> prompt.context         # what the rewards compare against (teacher plan, lane, critical objects)
 
@@ -74,9 +74,10 @@ def driver_name(requested: str) -> str:
     return requested
 
 
-def make_prompt(config: PromptSourceConfig, rewards: RewardConfig, cameras: tuple[str, ...], seed: int, step: int,
+def make_prompt(config: PromptSourceConfig, rewards: RewardConfig, sensors: tuple, seed: int, step: int,
                 index: int) -> Prompt:
-    """The prompt `index` of RL step `step` of a run with `seed` (see the module docstring)."""
+    """The prompt `index` of RL step `step` of a run with `seed` (see the module docstring); sensors: what the
+    model observes (`model.policy.model_rig`: its cameras at its own resolution, as the policy asks)."""
     from cordillera.eval.metrics.reasoning import lane_reference
     from cordillera.model.processor import Sample
     from cordillera.policies import make_policy
@@ -119,5 +120,5 @@ def make_prompt(config: PromptSourceConfig, rewards: RewardConfig, cameras: tupl
         lane = None
     context = PromptContext(teacher_poses, simulate_plan(state, teacher_poses, rewards.horizon_s), ego_pose, lane,
                             critical)
-    sample = Sample.from_observation(sim.observe(state, tuple(cameras)))
+    sample = Sample.from_observation(sim.observe(state, tuple(sensors)))
     return Prompt(family, int(scenario_seed), float(state.t), state, sample, context, teacher_text)
