@@ -26,7 +26,7 @@ class Policy:
     """Base class: subclasses set `name`, `sensors`, `privileged` and implement `plan`."""
 
     name: ClassVar[str] = ""
-    sensors: ClassVar[tuple[str, ...]] = ()
+    sensors: ClassVar[tuple] = ()  # "bev", camera names and/or one render.rig.CameraRig (world.sim.observe)
     privileged: ClassVar[bool] = False
 
     def reset(self, info: dict | None = None) -> None:
