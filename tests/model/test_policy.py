@@ -92,9 +92,8 @@ def test_explain_scenario_in_the_simulator(make_model, tmp_path):
     policy = VLAPolicy(model=make_model(), num_samples=2, reasoning="always", max_reasoning_tokens=3)
     result = explain_scenario(policy, builtin_scenario("straight"), seed=0, t=0.5, driver=make_policy("lane_follower"))
     assert result.text.startswith("t = 0.5 s") and result.plan.poses.shape == (64, 3)
-    cameras = policy.model.config.rig.cameras  # pictures at the renderer's size, larger than the model's frames
-    assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(cameras)
-    config = policy.model.config.rig
+    config = policy.model.config.rig  # pictures at the renderer's size, larger than the model's frames
+    assert result.image.shape[0] == 128 and result.image.shape[1] == 256 * len(config.cameras)
     assert {f.shape[1:3] for f in result.observation.cameras.values()} == {(config.image_height, config.image_width)}
     assert result.save_image(tmp_path / "explain.png").stat().st_size > 1000
 

@@ -228,7 +228,8 @@ def test_teacher_prompt_carries_critical_objects_and_scores_grounding(tiny_model
     np.testing.assert_array_equal(prompt.context.teacher_poses, again.context.teacher_poses)
     assert isinstance(prompt.context.critical, frozenset) and prompt.context.teacher_poses.shape == (64, 3)
     assert set(prompt.sample.cameras) == set(tiny_model.config.rig.cameras)
-    assert {f.shape[1:3] for f in prompt.sample.cameras.values()} == {(tiny_model.config.rig.image_height, tiny_model.config.rig.image_width)}
+    rig = tiny_model.config.rig  # drawn at the model's resolution, as the policy reads them
+    assert {f.shape[1:3] for f in prompt.sample.cameras.values()} == {(rig.image_height, rig.image_width)}
     teacher = prompt.context.teacher_poses
     reward = score_completion(prompt.teacher_text, teacher, simulate_plan(prompt.state, teacher, 4.0), prompt.context,
                               RewardConfig())

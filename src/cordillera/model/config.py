@@ -69,7 +69,7 @@ class RigConfig:
     cameras: tuple[str, ...] = C.CAMERA_NAMES  # the default rig, in prompt order
     camera_vocabulary: tuple[str, ...] = ALL_CAMERAS  # every camera name the model has an embedding for
     num_frames: int = 4  # frames per camera, newest last, at 10 Hz (t0 - 0.3 s ... t0)
-    image_height: int = 64  # [px] the policy has the renderer draw this size (policy.model_rig); other frames are resized
+    image_height: int = 64  # [px] drawn at this size for the policy (policy.model_rig); other frames are resized
     image_width: int = 128  # [px]
 
     def __post_init__(self) -> None:
