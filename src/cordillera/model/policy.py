@@ -17,7 +17,7 @@ same seed and the same observations give the same plans, reasoning included.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -45,10 +45,9 @@ def model_rig(config: RigConfig):
     The data factory renders training frames at the model's resolution (teacher/datagen.py); a larger render
     resized down differs (anti-aliased edges, distant lights and vehicles blended into their background), so
     the policy asks for what the model was trained on rather than for the renderer's default 128 x 256."""
-    from cordillera.world.render.camera import rig_for_sensors
+    from cordillera.world.render.camera import sized_rig
 
-    rig = rig_for_sensors(config.cameras).with_resolution(config.image_height, config.image_width)
-    return replace(rig, frames=config.num_frames)
+    return sized_rig(config.cameras, config.image_height, config.image_width, config.num_frames)
 
 
 def select_sample(samples: np.ndarray, select: str = "medoid") -> np.ndarray:

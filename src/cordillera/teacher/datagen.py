@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -127,10 +127,9 @@ class EpisodeJob:
 def datagen_rig(config: DatagenConfig):
     """The rig samples are rendered with: the model rig's cameras drawn directly at the dataset's resolution
     (model.policy.model_rig asks the renderer for the same frames at inference)."""
-    from cordillera.world.render.rig import default_rig
+    from cordillera.world.render.camera import sized_rig
 
-    rig = default_rig().select(C.CAMERA_NAMES).with_resolution(config.image_height, config.image_width)
-    return replace(rig, frames=config.frames)
+    return sized_rig(C.CAMERA_NAMES, config.image_height, config.image_width, config.frames)
 
 
 def episode_jobs(config: DatagenConfig, root: str | Path, chash: str) -> list[EpisodeJob]:

@@ -12,6 +12,7 @@ from cordillera.world.render.camera import (
     observe_cameras,
     render_state,
     rig_for_sensors,
+    sized_rig,
     world_appearance,
 )
 from cordillera.world.render.rig import CameraRig, default_rig
@@ -100,6 +101,17 @@ def test_sensor_declarations():
         rig_for_sensors(("camera_roof",))
     with pytest.raises(ValueError, match="unknown camera"):
         rig_for_sensors((rig, "camera_rear_tele_30fov"))  # not in the rig the policy gave
+
+
+def test_sized_rig_draws_the_named_cameras_at_a_resolution():
+    names = (FRONT, "camera_rear_tele_30fov")  # one from the default rig, one from the surround rig
+    rig = sized_rig(names, 64, 128, 2)
+    assert rig.names == names and rig.frames == 2
+    assert {(c.height, c.width) for c in rig.cameras} == {(64, 128)}
+    wide = default_rig().camera(FRONT)
+    assert rig.camera(FRONT) == wide.scaled(64, 128)  # field of view and mount kept
+    with pytest.raises(ValueError, match="unknown camera 'camera_roof'"):
+        sized_rig(("camera_roof",), 64, 128, 4)
 
 
 def test_observe_cameras_directly(rollout):

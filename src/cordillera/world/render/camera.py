@@ -23,7 +23,7 @@ import math
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import cv2
@@ -398,6 +398,13 @@ def rig_for_sensors(sensors) -> CameraRig | None:
     if unknown:
         raise ValueError(f"sensors: unknown camera {unknown[0]!r}; known: {', '.join(sorted(pool))}")
     return CameraRig(tuple(pool[n] for n in dict.fromkeys(names)), base.frames, base.frame_rate_hz, base.name)
+
+
+def sized_rig(names, height: int, width: int, frames: int) -> CameraRig:
+    """The named cameras (as `rig_for_sensors` finds them) drawn directly at (height, width) [px], `frames` frames
+    each: the rig a dataset is rendered with (teacher.datagen) and the one a checkpoint reads (model.policy), built
+    in one place so both draw the same pixels."""
+    return replace(rig_for_sensors(tuple(names)).with_resolution(height, width), frames=frames)
 
 
 def _label(image: np.ndarray, text: str) -> None:
